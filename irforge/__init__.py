@@ -1,0 +1,9 @@
+"""irforge: a model optimizer and inference engine producing OpenVINO IR v11."""
+from irforge.errors import IRForgeError
+from irforge.frontends.onnx import convert_model
+from irforge.ir.graph import Model
+from irforge.ir.xml_io import read_model, save_model
+from irforge.runtime.core import CompiledModel, Core
+
+__version__ = "0.1.0"
+__all__ = ["convert_model", "save_model", "read_model", "Core", "CompiledModel", "Model", "IRForgeError"]

@@ -1,0 +1,5 @@
+import sys
+
+from irforge.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Source-model frontends: each turns a framework's model into an irforge `Model`."""

@@ -1,0 +1,183 @@
+"""ONNX -> IR: loads the model, checks every op has a translator (reporting all that do not at once),
+then translates node by node in graph order."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from irforge.errors import GraphError, IRForgeError, ModelReadError, UnsupportedOpsError
+from irforge.frontends.onnx.context import NodeContext, UnsupportedAttribute
+from irforge.frontends.onnx.registry import find_translator
+from irforge.frontends.onnx.types import value_info_type
+from irforge.ir.graph import Model, Node, Output, constant, parameter, result
+
+
+class _Poisoned(Exception):
+    """An input of this node comes from a node that failed with an unsupported attribute."""
+
+
+def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """Load an ONNX file; missing, non-ONNX and truncated files raise ModelReadError naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelReadError(f"{p}: no such file")
+    try:
+        model = onnx.load(str(p))
+    except (DecodeError, ValueError, RuntimeError, OSError) as e:
+        raise ModelReadError(f"{p}: not a valid ONNX model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'decode error'})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelReadError(f"{p}: not a valid ONNX model (empty or truncated graph)")
+    return model
+
+
+def opset_map(model: onnx.ModelProto) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for imp in model.opset_import:
+        out["" if imp.domain in ("", "ai.onnx") else imp.domain] = imp.version
+    if "" not in out:
+        out[""] = onnx.defs.onnx_opset_version() if model.ir_version == 0 else 1
+    return out
+
+
+def find_unsupported(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[tuple[str, str]]:
+    """(op type, node name) of every node, sub-graphs included, without a translator."""
+    missing: list[tuple[str, str]] = []
+    for i, node in enumerate(graph.node):
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        opset = opsets.get(domain)
+        op = f"{domain + '.' if domain else ''}{node.op_type}"
+        if opset is None or find_translator(domain, node.op_type, opset) is None:
+            missing.append((op, node.name or f"#{i}"))
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                missing += find_unsupported(a.g, opsets)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    missing += find_unsupported(g, opsets)
+    return missing
+
+
+def format_unsupported(items: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{op} (node '{name}')" for op, name in items)
+
+
+class GraphConverter:
+    """Translates one ONNX graph (the main graph or a sub-graph with a `parent` scope) into a Model."""
+
+    def __init__(self, graph: onnx.GraphProto, opsets: dict[str, int], parent: "GraphConverter | None" = None,
+                 name: str = "model") -> None:
+        self.graph = graph
+        self.opsets = opsets
+        self.parent = parent
+        self.name = name
+        self.values: dict[str, Output | None] = {}
+        self.initializers = {t.name: t for t in graph.initializer}
+        self.captured: list[tuple[Output, Node]] = []  # outer value, the body Parameter standing for it
+        self.params: list[Node] = []
+        self.failures: list[tuple[str, str, str]] = []  # (op, node name, reason)
+        self.names: set[str] = set() if parent is None else parent.names
+
+    def unique_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def get(self, name: str) -> Output:
+        if name in self.values:
+            v = self.values[name]
+            if v is None:
+                raise _Poisoned(name)
+            return v
+        if name in self.initializers:
+            out = constant(numpy_helper.to_array(self.initializers[name]), name=self.unique_name(name))
+            out.names.add(name)
+            self.values[name] = out
+            return out
+        if self.parent is not None:
+            outer = self.parent.get(name)
+            p = parameter(outer.element_type, outer.shape, self.unique_name(name))
+            self.captured.append((outer, p))
+            self.values[name] = p.output(0)
+            return p.output(0)
+        raise GraphError(f"ONNX graph '{self.name}': tensor '{name}' is used but never produced")
+
+    def convert(self) -> Model:
+        for vi in self.graph.input:
+            if vi.name in self.initializers:
+                continue  # opset < 9 style: weights listed as inputs are constants
+            et, shape = value_info_type(vi)
+            p = parameter(et, shape, self.unique_name(vi.name))
+            p.output(0).names = {vi.name}
+            self.params.append(p)
+            self.values[vi.name] = p.output(0)
+        for i, node in enumerate(self.graph.node):
+            self.translate(node, i)
+        if self.failures:
+            raise UnsupportedOpsError(
+                "Unsupported ONNX ops or attributes: " + "; ".join(f"{op} (node '{n}'): {why}" for op, n, why in self.failures))
+        results: list[Node] = []
+        for vi in self.graph.output:
+            src = self.get(vi.name)
+            src.names.add(vi.name)
+            results.append(result(src, name=self.unique_name(f"{vi.name}/sink_port_0")))
+        return Model(results, self.params + [p for _, p in self.captured], self.name)
+
+    def translate(self, node: onnx.NodeProto, index: int) -> None:
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        opset = self.opsets[domain]
+        fn = find_translator(domain, node.op_type, opset)
+        assert fn is not None  # find_unsupported ran first
+        name = self.unique_name(node.name or f"{node.op_type}_{index}")
+        ctx = NodeContext(self, node, opset, name)
+        try:
+            outs = fn(ctx)
+        except _Poisoned:
+            outs = None
+        except UnsupportedAttribute as e:
+            self.failures.append((node.op_type, name, str(e).split(": ", 1)[-1]))
+            outs = None
+        except IRForgeError as e:
+            raise type(e)(f"ONNX node '{name}' ({node.op_type}): {e}") from e
+        except Exception as e:
+            raise GraphError(f"ONNX node '{name}' ({node.op_type}) failed to convert: {type(e).__name__}: {e}") from e
+        if outs is None:
+            for o in node.output:
+                if o:
+                    self.values[o] = None
+            return
+        if isinstance(outs, Output):
+            outs = [outs]
+        outs = list(outs)
+        if outs and outs[0] is not None and outs[0].node in ctx.created:
+            self.names.discard(outs[0].node.name)
+            outs[0].node.name = name
+        for oname, out in zip(node.output, outs):
+            if oname and out is not None:
+                out.names.add(oname)
+                self.values[oname] = out
+        missing = [o for o in node.output[len(outs):] if o]
+        if missing:
+            raise GraphError(f"ONNX node '{name}' ({node.op_type}): outputs {missing} are not supported")
+
+
+def convert_model(model: "str | os.PathLike[str] | onnx.ModelProto") -> Model:
+    """Convert an ONNX model (a path or a ModelProto) to an irforge Model."""
+    if isinstance(model, onnx.ModelProto):
+        proto, name = model, model.graph.name or "model"
+    else:
+        proto, name = load_onnx(model), Path(model).stem
+    opsets = opset_map(proto)
+    missing = find_unsupported(proto.graph, opsets)
+    if missing:
+        raise UnsupportedOpsError(f"Unsupported ONNX ops: {format_unsupported(missing)}")
+    return GraphConverter(proto.graph, opsets, name=name).convert()
+
+
+__all__ = ["convert_model", "load_onnx", "GraphConverter"]

@@ -1,0 +1,422 @@
+"""OpenVINO IR v11 writer and reader, generic over each op's attribute schema (no per-op XML code).
+
+Ops with sub-graphs (If, Loop) add their port maps and bodies through two optional hooks on the op:
+`xml_write_extra(node, layer_el, write_body)` and `xml_read_extra(layer_el, attrs, read_body) -> bodies`,
+where `write_body(model, el)` / `read_body(el) -> Model` write and read a nested `<layers>`/`<edges>` graph.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from irforge.errors import GraphError, ModelReadError
+from irforge.ir.graph import Model, Node, Output, make
+from irforge.ir.opset import Attr, OpSpec, get_op
+from irforge.ir.shape import PartialShape
+from irforge.ir.types import ElementType, Type
+
+IR_VERSION = "11"
+
+
+# ---------------------------------------------------------------- attribute (de)serialization
+def format_attr(attr: Attr, value: Any) -> str:
+    k = attr.kind
+    if k == "bool":
+        return "true" if value else "false"
+    if k == "float":
+        return repr(float(value))
+    if k in ("ints", "shape"):
+        return ", ".join(str(int(v)) for v in value)
+    if k == "floats":
+        return ", ".join(repr(float(v)) for v in value)
+    if k == "strs":
+        return ",".join(value)
+    if k == "type":
+        return value.name
+    if k == "pshape":
+        return str(value)
+    return str(value)
+
+
+def parse_attr(attr: Attr, text: str) -> Any:
+    k = attr.kind
+    t = text.strip()
+    if k == "bool":
+        if t.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"'{text}' is not a boolean")
+        return t.lower() in ("true", "1")
+    if k == "int":
+        return int(t)
+    if k == "float":
+        return float(t)
+    if k in ("ints", "shape"):
+        return [int(v) for v in t.replace(" ", "").split(",") if v] if t else []
+    if k == "floats":
+        return [float(v) for v in t.replace(" ", "").split(",") if v] if t else []
+    if k == "strs":
+        return [v for v in t.split(",") if v] if t else []
+    if k == "type":
+        return Type.from_name(t)
+    if k == "pshape":
+        return PartialShape.parse(t)
+    return attr.coerce(text)
+
+
+def _escape_names(names: set[str]) -> str:
+    return ",".join(n.replace(",", "\\,") for n in sorted(names))
+
+
+def _split_names(text: str) -> set[str]:
+    out, cur, i = [], "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] == ",":
+            cur += ","
+            i += 2
+            continue
+        if ch == ",":
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    out.append(cur)
+    return {n for n in out if n}
+
+
+# ---------------------------------------------------------------- packing of constant data
+def pack_constant(data: np.ndarray, et: ElementType) -> bytes:
+    """Raw .bin bytes of a Constant: little-endian; u4/i4 two per byte (low nibble first); u1 MSB first."""
+    flat = np.ascontiguousarray(data).reshape(-1)
+    if et.name in ("u4", "i4"):
+        nib = (flat.astype(np.int16) & 0xF).astype(np.uint8)
+        if nib.size % 2:
+            nib = np.concatenate([nib, np.zeros(1, np.uint8)])
+        return (nib[0::2] | (nib[1::2] << 4)).tobytes()
+    if et.name == "u1":
+        return np.packbits(flat.astype(bool)).tobytes()
+    if et.name == "string":
+        raise GraphError("string constants are not supported in IR files")
+    return flat.astype(flat.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray:
+    count = int(np.prod(shape)) if shape else 1
+    if et.name in ("u4", "i4"):
+        b = np.frombuffer(raw, np.uint8)
+        nib = np.empty(b.size * 2, np.uint8)
+        nib[0::2], nib[1::2] = b & 0xF, b >> 4
+        nib = nib[:count]
+        vals = nib.astype(np.int8) if et.name == "u4" else ((nib.astype(np.int8) ^ 8) - 8)
+        return vals.astype(et.dtype).reshape(shape)
+    if et.name == "u1":
+        return np.unpackbits(np.frombuffer(raw, np.uint8))[:count].reshape(shape)
+    assert et.dtype is not None
+    return np.frombuffer(raw, et.dtype.newbyteorder("<"), count).astype(et.dtype).reshape(shape)
+
+
+def constant_nbytes(et: ElementType, shape: list[int]) -> int:
+    count = int(np.prod(shape)) if shape else 1
+    return (count * et.bits + 7) // 8
+
+
+# ---------------------------------------------------------------- writer
+class _Writer:
+    def __init__(self) -> None:
+        self.blob = bytearray()
+        self.offsets: dict[bytes, int] = {}
+
+    def store(self, data: bytes) -> int:
+        key = hashlib.sha256(data).digest() + len(data).to_bytes(8, "little")
+        if key not in self.offsets:
+            self.offsets[key] = len(self.blob)
+            self.blob += data
+        return self.offsets[key]
+
+    def graph(self, model: Model, parent: ET.Element) -> dict[int, int]:
+        """Write `<layers>` and `<edges>` of `model` under `parent`; returns node uid -> layer id."""
+        nodes = model.nodes()
+        ids = {n.uid: i for i, n in enumerate(nodes)}
+        layers = ET.SubElement(parent, "layers")
+        for n in nodes:
+            self.layer(n, ids[n.uid], layers)
+        edges = ET.SubElement(parent, "edges")
+        for n in nodes:
+            for i, src in enumerate(n.inputs):
+                ET.SubElement(edges, "edge", {
+                    "from-layer": str(ids[src.node.uid]),
+                    "from-port": str(len(src.node.inputs) + src.index),
+                    "to-layer": str(ids[n.uid]),
+                    "to-port": str(i),
+                })
+        return ids
+
+    def layer(self, n: Node, lid: int, layers: ET.Element) -> None:
+        attrib = {"id": str(lid), "name": n.name, "type": n.op.ir_type, "version": n.op.version}
+        if n.type == "Result":
+            attrib["output_names"] = _escape_names(n.inputs[0].names)
+        el = ET.SubElement(layers, "layer", attrib)
+        data: dict[str, str] = {}
+        for a in n.op.attrs:
+            if a.kind != "object" and n.attrs.get(a.name) is not None:
+                data[a.name] = format_attr(a, n.attrs[a.name])
+        if n.type == "Constant":
+            assert n.data is not None, n.name
+            raw = pack_constant(n.data, n.attrs["element_type"])
+            data["offset"] = str(self.store(raw))
+            data["size"] = str(len(raw))
+        if data or n.type == "Parameter":
+            ET.SubElement(el, "data", data)
+        _write_rt_info(el, n.rt_info)
+        if n.inputs:
+            inp = ET.SubElement(el, "input")
+            for i, src in enumerate(n.inputs):
+                _port(inp, i, src.element_type, src.shape, None, {})
+        if n.outputs:
+            outp = ET.SubElement(el, "output")
+            for out in n.outputs:
+                _port(outp, len(n.inputs) + out.index, out.element_type, out.shape, out.names, out.rt_info)
+        hook = getattr(n.op, "xml_write_extra", None)
+        if hook is not None:
+            hook(n, el, self.graph)
+
+
+def _write_rt_info(el: ET.Element, rt_info: dict[str, Any]) -> None:
+    if not rt_info:
+        return
+    rt = ET.SubElement(el, "rt_info")
+    for name, fields in rt_info.items():
+        ET.SubElement(rt, "attribute", {"name": name, **{k: str(v) for k, v in fields.items()}})
+
+
+def _read_rt_info(el: ET.Element) -> dict[str, dict[str, str]]:
+    rt = el.find("rt_info")
+    if rt is None:
+        return {}
+    return {a.get("name", ""): {k: v for k, v in a.attrib.items() if k != "name"} for a in rt.findall("attribute")}
+
+
+def _port(parent: ET.Element, pid: int, et: ElementType, shape: PartialShape, names: set[str] | None,
+          rt_info: dict[str, Any]) -> None:
+    attrib = {"id": str(pid), "precision": et.precision}
+    if names:
+        attrib["names"] = _escape_names(names)
+    port = ET.SubElement(parent, "port", attrib)
+    _write_rt_info(port, rt_info)
+    if shape.rank_is_static:
+        for d in shape.dims:
+            ET.SubElement(port, "dim").text = str(d.to_int())
+
+
+def model_to_xml(model: Model) -> tuple[bytes, bytes]:
+    """Serialize `model` to IR v11: (xml bytes, bin bytes)."""
+    w = _Writer()
+    net = ET.Element("net", {"name": model.name, "version": IR_VERSION})
+    w.graph(model, net)
+    for raw in model.rt_info.get("xml", []):
+        rt = net.find("rt_info")
+        if rt is None:
+            rt = ET.SubElement(net, "rt_info")
+        rt.append(raw)
+    tree = ET.ElementTree(net)
+    ET.indent(tree, space="\t")
+    body = ET.tostring(net, encoding="unicode", short_empty_elements=True)
+    return ('<?xml version="1.0"?>\n' + body + "\n").encode("utf-8"), bytes(w.blob)
+
+
+def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
+    """Write `xml_path` and the `.bin` beside it. Both are written to temporary names and renamed, so a
+    failure leaves no partial files."""
+    xml_path = Path(xml_path)
+    if xml_path.suffix != ".xml":
+        xml_path = xml_path.with_suffix(".xml")
+    xml_bytes, bin_bytes = model_to_xml(model)
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    bin_path = xml_path.with_suffix(".bin")
+    tmp: list[str] = []
+    try:
+        for path, data in ((bin_path, bin_bytes), (xml_path, xml_bytes)):
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            tmp.append(name)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        os.replace(tmp[0], bin_path)
+        os.replace(tmp[1], xml_path)
+    finally:
+        for name in tmp:
+            if os.path.exists(name):
+                os.unlink(name)
+
+
+# ---------------------------------------------------------------- reader
+class _Reader:
+    def __init__(self, blob: bytes, source: str) -> None:
+        self.blob = blob
+        self.source = source
+
+    def fail(self, msg: str) -> ModelReadError:
+        return ModelReadError(f"{self.source}: {msg}")
+
+    def graph(self, parent: ET.Element, name: str = "model") -> Model:
+        layers_el = parent.find("layers")
+        if layers_el is None:
+            raise self.fail("no <layers> element")
+        layers: dict[str, ET.Element] = {}
+        for el in layers_el.findall("layer"):
+            lid = el.get("id")
+            if lid is None or el.get("name") is None or el.get("type") is None or el.get("version") is None:
+                raise self.fail(f"layer {el.get('name') or lid!r} lacks id, name, type or version")
+            layers[lid] = el
+        incoming: dict[str, dict[int, tuple[str, int]]] = {lid: {} for lid in layers}
+        edges_el = parent.find("edges")
+        for e in edges_el.findall("edge") if edges_el is not None else []:
+            fl, fp, tl, tp = (e.get(k) for k in ("from-layer", "from-port", "to-layer", "to-port"))
+            if fl not in layers or tl not in layers or fp is None or tp is None:
+                raise self.fail(f"edge {fl}:{fp} -> {tl}:{tp} names an unknown layer")
+            incoming[tl][int(tp)] = (fl, int(fp))
+        nodes: dict[str, Node] = {}
+        visiting: set[str] = set()
+        order = list(layers)
+
+        def build(lid: str) -> Node:
+            if lid in nodes:
+                return nodes[lid]
+            if lid in visiting:
+                raise self.fail(f"cycle through layer '{layers[lid].get('name')}'")
+            visiting.add(lid)
+            el = layers[lid]
+            ins = incoming[lid]
+            if sorted(ins) != list(range(len(ins))):
+                raise self.fail(f"layer '{el.get('name')}' has gaps in its input ports {sorted(ins)}")
+            srcs = []
+            for port in range(len(ins)):
+                fl, fp = ins[port]
+                producer = build(fl)
+                idx = fp - len(producer.inputs)
+                if not 0 <= idx < len(producer.outputs):
+                    raise self.fail(f"edge into layer '{el.get('name')}' names undeclared port {fp} of "
+                                    f"layer '{producer.name}'")
+                srcs.append(producer.outputs[idx])
+            nodes[lid] = self.layer(el, srcs)
+            visiting.discard(lid)
+            return nodes[lid]
+
+        for lid in order:
+            build(lid)
+        params = [nodes[lid] for lid in order if nodes[lid].type == "Parameter"]
+        results = [nodes[lid] for lid in order if nodes[lid].type == "Result"]
+        return Model(results, params, name)
+
+    def layer(self, el: ET.Element, srcs: list[Output]) -> Node:
+        lname, ltype, lver = el.get("name", ""), el.get("type", ""), el.get("version", "")
+        try:
+            op = get_op(ltype, lver)
+        except GraphError:
+            raise self.fail(f"layer '{lname}': unknown op type '{ltype}' (version {lver})") from None
+        data = el.find("data")
+        raw = dict(data.attrib) if data is not None else {}
+        if op.type_name == "Parameter" and data is None:
+            raise self.fail(f"Parameter layer '{lname}' has no <data>")
+        attrs = self.attrs(op, raw, lname)
+        extra = getattr(op, "xml_read_extra", None)
+        bodies = extra(el, attrs, self.graph) if extra is not None else []
+        try:
+            node = make(op.type_name, srcs, name=lname, version=op.version, **attrs) if op.type_name != "Constant" \
+                else self.constant(op, raw, attrs, lname)
+        except GraphError as e:
+            raise self.fail(f"layer '{lname}': {e}") from None
+        if bodies:
+            node.bodies = bodies
+            node.infer()
+        node.rt_info = _read_rt_info(el)
+        out_el = el.find("output")
+        ports = out_el.findall("port") if out_el is not None else []
+        for port in ports:
+            if port.get("precision") is None:
+                raise self.fail(f"layer '{lname}' output port {port.get('id')} has no precision")
+            for dim in port.findall("dim"):
+                try:
+                    ok = int(dim.text or "") >= -1
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise self.fail(f"layer '{lname}' port {port.get('id')}: bad <dim> '{dim.text}'")
+        for port in ports:
+            idx = int(port.get("id", "0")) - len(srcs)
+            if 0 <= idx < len(node.outputs):
+                node.outputs[idx].names = _split_names(port.get("names", ""))
+                node.outputs[idx].rt_info = _read_rt_info(port)
+        return node
+
+    def attrs(self, op: OpSpec, raw: dict[str, str], lname: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for a in op.attrs:
+            if a.kind == "object":
+                continue
+            if a.name in raw:
+                try:
+                    out[a.name] = parse_attr(a, raw[a.name])
+                except ValueError as e:
+                    raise self.fail(f"layer '{lname}' ({op.ir_type}): attribute '{a.name}'='{raw[a.name]}': {e}") from None
+        known = {a.name for a in op.attrs} | ({"offset", "size"} if op.type_name == "Constant" else set())
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise self.fail(f"layer '{lname}' ({op.ir_type}): unsupported attribute(s) {', '.join(unknown)}")
+        return out
+
+    def constant(self, op: OpSpec, raw: dict[str, str], attrs: dict[str, Any], lname: str) -> Node:
+        if "element_type" not in raw or raw["element_type"] != raw["element_type"].lower():
+            raise self.fail(f"Const layer '{lname}': element_type missing or not lower-case")
+        try:
+            offset, size = int(raw["offset"]), int(raw["size"])
+        except (KeyError, ValueError):
+            raise self.fail(f"Const layer '{lname}': missing or bad offset/size") from None
+        et, shape = attrs["element_type"], attrs.get("shape", [])
+        need = constant_nbytes(et, shape)
+        if offset < 0 or offset + size > len(self.blob):
+            raise self.fail(f"Const layer '{lname}': data at offset {offset} size {size} lies beyond the end of the "
+                            f".bin ({len(self.blob)} bytes)")
+        if size < need:
+            raise self.fail(f"Const layer '{lname}': size {size} is smaller than {need} bytes for {et}[{shape}]")
+        node = make("Constant", [], name=lname, **attrs)
+        node.data = unpack_constant(self.blob[offset:offset + size], et, shape)
+        return node
+
+
+def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>") -> Model:
+    head = xml_bytes[:512]
+    if b"<net" not in head:
+        raise ModelReadError(f"{source}: not an IR file (no <net> element at the start)")
+    try:
+        root = ET.fromstring(xml_bytes)
+    except ET.ParseError as e:
+        raise ModelReadError(f"{source}: not valid XML ({e})") from None
+    if root.tag != "net" or root.get("version") not in ("10", "11"):
+        raise ModelReadError(f"{source}: not an IR v10/v11 file (root <{root.tag}> version {root.get('version')})")
+    reader = _Reader(bin_bytes, source)
+    model = reader.graph(root, root.get("name", "model"))
+    rt = root.find("rt_info")
+    if rt is not None:
+        model.rt_info["xml"] = list(rt)
+    return model
+
+
+def read_model(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str] | None = None) -> Model:
+    """Read an IR `.xml` (and its `.bin`, by default beside it)."""
+    xml_path = Path(xml_path)
+    if not xml_path.is_file():
+        raise ModelReadError(f"{xml_path}: no such file")
+    bpath = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
+    blob = bpath.read_bytes() if bpath.is_file() else b""
+    return model_from_xml(xml_path.read_bytes(), blob, str(xml_path))
+
+
+WriteBody = Callable[[Model, ET.Element], dict[int, int]]
+ReadBody = Callable[[ET.Element], Model]

@@ -1,0 +1,50 @@
+"""The mapping a compiled model returns: keyed by output tensor names, output index, or Output."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from irforge.ir.graph import Output
+
+
+class InferResult(Mapping[object, np.ndarray]):
+    """Outputs of one inference. `r["logits"]`, `r[0]` and `r[model.output(0)]` all work; iteration yields
+    each output's primary name (its first tensor name)."""
+
+    def __init__(self, outputs: Sequence[Output], values: Sequence[np.ndarray]) -> None:
+        self._outputs = list(outputs)
+        self._values = list(values)
+        self._index: dict[object, int] = {}
+        for i, out in enumerate(self._outputs):
+            for name in sorted(out.names) or [out.name]:
+                self._index.setdefault(name, i)
+            self._index.setdefault(i, i)
+
+    def _key(self, key: object) -> int:
+        if isinstance(key, Output):
+            for i, out in enumerate(self._outputs):
+                if out is key:
+                    return i
+        elif key in self._index:
+            return self._index[key]
+        raise KeyError(f"no output {key!r}; outputs are {', '.join(self.names)}")
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self._outputs]
+
+    def __getitem__(self, key: object) -> np.ndarray:
+        return self._values[self._key(key)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def values_list(self) -> list[np.ndarray]:
+        return list(self._values)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.names, self._values))

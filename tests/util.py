@@ -1,0 +1,67 @@
+"""Test helpers: run a Model on REF, on OpenVINO (through our own IR files) and an ONNX model on ONNX Runtime."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import irforge
+from irforge.ir.graph import Model
+from irforge.ir.xml_io import model_to_xml
+
+
+def run_ref(model: Model, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Evaluate `model` on the REF device; outputs in model order."""
+    return irforge.Core().compile_model(model, "REF")(inputs).values_list()
+
+
+def run_openvino(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Serialize `model` with irforge's writer, load the IR in OpenVINO, run it on OpenVINO's CPU in f32."""
+    import openvino as ov
+
+    xml, blob = model_to_xml(model)
+    core = ov.Core()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "m.xml")
+        with open(path, "wb") as f:
+            f.write(xml)
+        with open(os.path.join(d, "m.bin"), "wb") as f:
+            f.write(blob)
+        ov_model = core.read_model(path)
+        compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        res = compiled([np.asarray(x) for x in inputs])
+        return [np.asarray(res[o]) for o in compiled.outputs]
+
+
+def run_ort(onnx_model: Any, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """Run an ONNX model (path or ModelProto) on ONNX Runtime's CPU provider."""
+    import onnxruntime as ort
+
+    data = onnx_model if isinstance(onnx_model, (str, os.PathLike)) else onnx_model.SerializeToString()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sess = ort.InferenceSession(str(data) if isinstance(data, os.PathLike) else data, opts,
+                                providers=["CPUExecutionProvider"])
+    return sess.run(None, dict(inputs))
+
+
+def max_abs_err(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
+    return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def assert_close(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: float = 1e-4, atol: float = 1e-5,
+                 what: str = "") -> None:
+    assert len(got) == len(want), f"{what}: {len(got)} outputs != {len(want)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        g, w = np.asarray(g), np.asarray(w)
+        assert g.shape == w.shape, f"{what} output {i}: shape {g.shape} != {w.shape}"
+        if w.dtype.kind in "fc":
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=rtol, atol=atol,
+                                       equal_nan=True, err_msg=f"{what} output {i}")
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=f"{what} output {i}")
