@@ -190,6 +190,16 @@ class Model:
     def outputs(self) -> list[Output]:
         return [r.inputs[0] for r in self.results]
 
+    def output_names(self) -> list[str]:
+        """One display name per model output: the name its Result was made for (`NAME/sink_port_0`) when that
+        is one of the tensor's names, else the tensor's first name."""
+        names = []
+        for r in self.results:
+            src = r.inputs[0]
+            base = r.name.removesuffix("/sink_port_0")
+            names.append(base if base in src.names else src.name)
+        return names
+
     def input(self, key: int | str = 0) -> Output:
         return _find_port(self.inputs, key, "input")
 

@@ -57,6 +57,7 @@ class CompiledModel:
         self.model = model
         self.executable = executable
         self.device = device
+        self._names = model.output_names()
 
     @property
     def inputs(self) -> list[Output]:
@@ -74,7 +75,7 @@ class CompiledModel:
 
     def __call__(self, inputs: Any = None) -> InferResult:
         arrays = prepare_inputs(self.model, inputs)
-        return InferResult(self.model.outputs, self.executable.run(arrays))
+        return InferResult(self.model.outputs, self._names, self.executable.run(arrays))
 
 
 def prepare_inputs(model: Model, inputs: Any) -> list[np.ndarray]:

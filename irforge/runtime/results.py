@@ -10,16 +10,16 @@ from irforge.ir.graph import Output
 
 class InferResult(Mapping[object, np.ndarray]):
     """Outputs of one inference. `r["logits"]`, `r[0]` and `r[model.output(0)]` all work; iteration yields
-    each output's primary name (its first tensor name)."""
+    each output's primary name (`Model.output_names`)."""
 
-    def __init__(self, outputs: Sequence[Output], values: Sequence[np.ndarray]) -> None:
+    def __init__(self, outputs: Sequence[Output], names: Sequence[str], values: Sequence[np.ndarray]) -> None:
         self._outputs = list(outputs)
+        self._names = list(names)
         self._values = list(values)
         self._index: dict[object, int] = {}
-        for i, out in enumerate(self._outputs):
-            for name in sorted(out.names) or [out.name]:
-                self._index.setdefault(name, i)
-            self._index.setdefault(i, i)
+        for i, (out, name) in enumerate(zip(self._outputs, self._names)):
+            for key in [name, *sorted(out.names), i]:
+                self._index.setdefault(key, i)
 
     def _key(self, key: object) -> int:
         if isinstance(key, Output):
@@ -32,7 +32,7 @@ class InferResult(Mapping[object, np.ndarray]):
 
     @property
     def names(self) -> list[str]:
-        return [o.name for o in self._outputs]
+        return list(self._names)
 
     def __getitem__(self, key: object) -> np.ndarray:
         return self._values[self._key(key)]
