@@ -156,7 +156,7 @@ def constant(value: Any, dtype: Any = None, name: str | None = None) -> Output:
     arr = np.asarray(value, dtype=dtype)
     et = Type.from_dtype(arr.dtype)
     node = make("Constant", [], name=name, element_type=et, shape=list(arr.shape))
-    node.data = np.ascontiguousarray(arr)
+    node.data = arr if arr.flags.c_contiguous else arr.copy(order="C")
     return node.output(0)
 
 

@@ -1,0 +1,1 @@
+"""Model Optimizer passes: a Pass protocol, the PassManager and the default pipeline."""
