@@ -37,7 +37,7 @@ def format_attr(attr: Attr, value: Any) -> str:
     if k == "floats":
         return ", ".join(repr(float(v)) for v in value)
     if k == "strs":
-        return ",".join(value)
+        return ", ".join(value)
     if k == "type":
         return value.name
     if k == "pshape":
@@ -61,7 +61,7 @@ def parse_attr(attr: Attr, text: str) -> Any:
     if k == "floats":
         return [float(v) for v in t.replace(" ", "").split(",") if v] if t else []
     if k == "strs":
-        return [v for v in t.split(",") if v] if t else []
+        return [v.strip() for v in t.split(",") if v.strip()]
     if k == "type":
         return Type.from_name(t)
     if k == "pshape":
@@ -169,7 +169,8 @@ class _Writer:
                 data[a.name] = format_attr(a, n.attrs[a.name])
         if n.type == "Constant":
             assert n.data is not None, n.name
-            raw = pack_constant(n.data, n.attrs["element_type"])
+            # an empty constant still gets one byte, as OpenVINO writes it (its reader rejects an empty .bin)
+            raw = pack_constant(n.data, n.attrs["element_type"]) or b"\0"
             data["offset"] = str(self.store(raw))
             data["size"] = str(len(raw))
         if data or n.type == "Parameter":

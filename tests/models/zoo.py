@@ -20,16 +20,14 @@ OPSETS = (11, 13, 17)
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "zoo"
 
 
-def _init(model: nn.Module, seed: int) -> nn.Module:
-    """Deterministic weights; BatchNorm gets non-trivial running stats and affine parameters so that a wrong
-    BatchNorm (or a wrong fold of it into the convolution) changes the outputs."""
+def _init(seed: int, factory: Callable[[], nn.Module]) -> nn.Module:
+    """Build under a fixed seed (so every parameter, RNN weights included, is deterministic), then give
+    BatchNorm non-trivial running stats and affine parameters (a wrong BatchNorm, or a wrong fold of it into the
+    convolution, changes the outputs) and LayerNorm a non-trivial affine transform."""
     torch.manual_seed(seed)
+    model = factory()
     for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            m.reset_parameters()
-            if m.bias is not None:
-                nn.init.uniform_(m.bias, -0.2, 0.2)
-        elif isinstance(m, nn.BatchNorm2d):
+        if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.3, 0.3)
@@ -238,7 +236,7 @@ class Bert(nn.Module):
         super().__init__()
         self.tok = nn.Embedding(vocab, hidden)
         self.pos = nn.Embedding(max_pos, hidden)
-        self.type = nn.Embedding(2, hidden)
+        self.segment = nn.Embedding(2, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.layers = nn.ModuleList([BertLayer(hidden, heads, 4 * hidden) for _ in range(layers)])
         self.pooler = nn.Linear(hidden, hidden)
@@ -246,7 +244,7 @@ class Bert(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         positions = torch.arange(input_ids.size(1), dtype=torch.long).unsqueeze(0)
         token_type = torch.zeros_like(input_ids)
-        x = self.norm(self.tok(input_ids) + self.pos(positions) + self.type(token_type))
+        x = self.norm(self.tok(input_ids) + self.pos(positions) + self.segment(token_type))
         # HF's extended attention mask: [B, 1, 1, S], 0 where attended, dtype-min where masked
         ext = attention_mask[:, None, None, :].to(torch.float32)
         ext = (1.0 - ext) * torch.finfo(torch.float32).min
@@ -324,6 +322,9 @@ class ZooModel:
     atol: float = 1e-4
     rtol: float = 1e-4
     script: bool = False  # torch.jit.script before export (keeps data-dependent control flow)
+    # torch's constant folding fuses eval-mode BatchNorm into Conv: off for the CNNs, so BatchNormalization
+    # (with its non-trivial running stats) reaches the converter
+    constant_folding: bool = True
     unsupported: dict[int, str] = field(default_factory=dict)  # opset -> why torch cannot export it
 
     @property
@@ -339,6 +340,7 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 def _images(*shapes: tuple[int, ...]) -> Callable[[], list[Inputs]]:
+    """Standard-normal f32 tensors named "input" (images, or [batch, seq, features] sequences)."""
     return lambda: [{"input": _rng(i).standard_normal(s).astype(np.float32)} for i, s in enumerate(shapes)]
 
 
@@ -361,24 +363,22 @@ _IMAGE_AXES = {0: "batch", 2: "height", 3: "width"}
 _SEQ_AXES = {0: "batch", 1: "seq"}
 
 MODELS: dict[str, ZooModel] = {m.name: m for m in (
-    ZooModel("resnet", lambda: _init(ResNet(), 1), _images((2, 3, 32, 32)), ("logits",),
-             {"input": {0: "batch"}, "logits": {0: "batch"}}),
-    ZooModel("mobilenetv3", lambda: _init(MobileNetV3(), 2), _images((1, 3, 64, 64)), ("logits",)),
-    ZooModel("yolo", lambda: _init(Yolo(), 3), _images((1, 3, 64, 64), (2, 3, 96, 128)), ("det", "score"),
-             {"input": _IMAGE_AXES, "det": {0: "batch", 2: "anchors"}, "score": {0: "batch", 1: "anchors"}}),
-    ZooModel("bert", lambda: _init(Bert(), 4), _bert_inputs, ("last_hidden_state", "pooler_output"),
+    ZooModel("resnet", lambda: _init(1, ResNet), _images((2, 3, 32, 32)), ("logits",),
+             {"input": {0: "batch"}, "logits": {0: "batch"}}, constant_folding=False),
+    ZooModel("mobilenetv3", lambda: _init(2, MobileNetV3), _images((1, 3, 64, 64)), ("logits",),
+             constant_folding=False),
+    ZooModel("yolo", lambda: _init(3, Yolo), _images((1, 3, 64, 64), (2, 3, 96, 128)), ("det", "score"),
+             {"input": _IMAGE_AXES, "det": {0: "batch", 2: "anchors"}, "score": {0: "batch", 1: "anchors"}},
+             constant_folding=False),
+    ZooModel("bert", lambda: _init(4, Bert), _bert_inputs, ("last_hidden_state", "pooler_output"),
              {"input_ids": _SEQ_AXES, "attention_mask": _SEQ_AXES, "last_hidden_state": _SEQ_AXES,
               "pooler_output": {0: "batch"}}),
-    ZooModel("lstm", lambda: _init(Recurrent(nn.LSTM), 5), lambda: [
-        {"input": _rng(20).standard_normal((2, 5, 8)).astype(np.float32)},
-        {"input": _rng(21).standard_normal((1, 9, 8)).astype(np.float32)}], ("output",),
-        {"input": _SEQ_AXES, "output": _SEQ_AXES}),
-    ZooModel("gru", lambda: _init(Recurrent(nn.GRU), 6), lambda: [
-        {"input": _rng(22).standard_normal((2, 5, 8)).astype(np.float32)},
-        {"input": _rng(23).standard_normal((1, 9, 8)).astype(np.float32)}], ("output",),
-        {"input": _SEQ_AXES, "output": _SEQ_AXES}),
-    ZooModel("unet", lambda: _init(UNet(), 7), _images((1, 3, 32, 32)), ("mask",)),
-    ZooModel("ifmodel", lambda: _init(IfModel(), 8), _if_inputs, ("output",),
+    ZooModel("lstm", lambda: _init(5, lambda: Recurrent(nn.LSTM)), _images((2, 5, 8), (1, 9, 8)), ("output",),
+             {"input": _SEQ_AXES, "output": _SEQ_AXES}),
+    ZooModel("gru", lambda: _init(6, lambda: Recurrent(nn.GRU)), _images((2, 5, 8), (1, 9, 8)), ("output",),
+             {"input": _SEQ_AXES, "output": _SEQ_AXES}),
+    ZooModel("unet", lambda: _init(7, UNet), _images((1, 3, 32, 32)), ("mask",), constant_folding=False),
+    ZooModel("ifmodel", lambda: _init(8, IfModel), _if_inputs, ("output",),
              {"input": {0: "batch"}, "output": {0: "batch"}}, script=True),
 )}
 
@@ -408,8 +408,11 @@ def export(name: str, opset: int) -> Path:
         with torch.no_grad():
             torch.onnx.export(model, example, tmp, dynamo=False, opset_version=opset,
                               input_names=spec.input_names, output_names=list(spec.outputs),
-                              dynamic_axes=spec.dynamic_axes or None, do_constant_folding=True)
+                              dynamic_axes=spec.dynamic_axes or None, do_constant_folding=spec.constant_folding)
         os.replace(tmp, path)
+        for stale in CACHE_DIR.glob(f"{name}-opset{opset}-*.onnx"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,0 +1,27 @@
+"""Comparison, boolean and selection ONNX ops."""
+from __future__ import annotations
+
+from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.elementwise import binary_inputs
+from irforge.frontends.onnx.registry import onnx_op
+from irforge.ir.graph import Output
+
+_BINARY = {
+    "Equal": "Equal", "Greater": "Greater", "GreaterOrEqual": "GreaterEqual", "Less": "Less",
+    "LessOrEqual": "LessEqual", "And": "LogicalAnd", "Or": "LogicalOr", "Xor": "LogicalXor",
+}
+
+
+@onnx_op(*_BINARY)
+def binary(ctx: NodeContext) -> Output:
+    return ctx.op(_BINARY[ctx.op_type], *binary_inputs(ctx))
+
+
+@onnx_op("Not")
+def not_(ctx: NodeContext) -> Output:
+    return ctx.op("LogicalNot", ctx.input(0))
+
+
+@onnx_op("Where", since=9)
+def where(ctx: NodeContext) -> Output:
+    return ctx.op("Select", ctx.input(0), ctx.input(1), ctx.input(2))

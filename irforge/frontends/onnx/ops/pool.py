@@ -1,0 +1,104 @@
+"""ONNX pooling: AveragePool, MaxPool (with the Indices output), GlobalAveragePool, GlobalMaxPool."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.conv import window_attrs
+from irforge.frontends.onnx.registry import onnx_op
+from irforge.ir.graph import Output
+from irforge.ir.ops.convolution import dilated, resolve_pads
+from irforge.ir.ops.pooling import pool_out_size
+
+
+def _rounding(ctx: NodeContext, x: Output, kernel: list[int], attrs: dict[str, Any]) -> str:
+    """ONNX ceil_mode drops a last window that would start in the end padding: OpenVINO's `ceil_torch`. Plain
+    `ceil` (available in older opsets) is used when that makes no difference for the static input sizes."""
+    if not ctx.attr("ceil_mode", 0):
+        return "floor"
+    shape = x.shape
+    if not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+        return "ceil_torch"
+    sizes = [d.min for d in shape.dims[2:]]
+    kd = [dilated(k, d) for k, d in zip(kernel, attrs["dilations"])]
+    pb, pe = resolve_pads(sizes, kd, attrs["strides"], attrs["auto_pad"], attrs["pads_begin"], attrs["pads_end"])
+    same = all(pool_out_size(*args, "ceil") == pool_out_size(*args, "ceil_torch")
+               for args in zip(sizes, kd, attrs["strides"], pb, pe))
+    return "ceil" if same else "ceil_torch"
+
+
+def _pool_attrs(ctx: NodeContext) -> tuple[Output, dict[str, Any]]:
+    x = ctx.input(0)
+    kernel = list(ctx.attr("kernel_shape"))
+    attrs = window_attrs(ctx, len(kernel))
+    attrs["rounding_type"] = _rounding(ctx, x, kernel, attrs)
+    attrs["kernel"] = kernel
+    return x, attrs
+
+
+@onnx_op("AveragePool")
+def average_pool(ctx: NodeContext) -> Output:
+    """AvgPool-1, or AvgPool-14 for ceil_torch rounding, or AvgPool-16 for dilations."""
+    x, attrs = _pool_attrs(ctx)
+    attrs["exclude-pad"] = not ctx.attr("count_include_pad", 0)
+    dilations = attrs.pop("dilations")
+    if any(d != 1 for d in dilations):
+        return ctx.op("AvgPool", x, version="opset16", dilations=dilations, **attrs)
+    return ctx.op("AvgPool", x, version="opset14" if attrs["rounding_type"] == "ceil_torch" else "opset1", **attrs)
+
+
+def _column_major(ctx: NodeContext, index: Output, sizes: list[int]) -> Output:
+    """Row-major flat indices (batch/channel planes included) to ONNX storage_order=1 indices: the spatial
+    coordinates weighted column-major (the first spatial axis fastest)."""
+    def const(v: int) -> Output:
+        return ctx.const(np.array(v, dtype=np.int64))
+
+    plane = int(np.prod(sizes))
+    nc = ctx.op("Divide", index, const(plane))
+    rest = ctx.op("Subtract", index, ctx.op("Multiply", nc, const(plane)))
+    out = ctx.op("Multiply", nc, const(plane))
+    for i in range(len(sizes)):
+        row_stride = int(np.prod(sizes[i + 1:]))
+        coord = ctx.op("Divide", rest, const(row_stride))
+        rest = ctx.op("Subtract", rest, ctx.op("Multiply", coord, const(row_stride)))
+        out = ctx.op("Add", out, ctx.op("Multiply", coord, const(int(np.prod(sizes[:i])))))
+    return out
+
+
+@onnx_op("MaxPool")
+def max_pool(ctx: NodeContext) -> list[Output]:
+    """MaxPool-1 before opset 8, then MaxPool-8 (MaxPool-14 for ceil_torch rounding) whose second output gives
+    ONNX's Indices: flat indices over the whole N,C,... tensor (axis=0)."""
+    x, attrs = _pool_attrs(ctx)
+    if ctx.opset < 8:
+        attrs.pop("dilations")
+        return [ctx.op("MaxPool", x, version="opset1", **attrs)]
+    version = "opset14" if attrs["rounding_type"] == "ceil_torch" else "opset8"
+    node = ctx.make("MaxPool", [x], version=version, index_element_type="i64", axis=0, **attrs)
+    values, index = node.outputs
+    if ctx.num_outputs > 1 and ctx.node.output[1] and ctx.attr("storage_order", 0):
+        shape = x.shape
+        if not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+            raise ctx.unsupported("storage_order=1 with dynamic spatial input dims")
+        index = _column_major(ctx, index, [d.min for d in shape.dims[2:]])
+    return [values, index]
+
+
+def _global_pool(ctx: NodeContext, reduce_op: str) -> Output:
+    x = ctx.input(0)
+    if not x.shape.rank_is_static:
+        raise ctx.unsupported("input of dynamic rank")
+    axes = ctx.const(np.arange(2, x.shape.rank, dtype=np.int64))
+    return ctx.op(reduce_op, x, axes, keep_dims=True)
+
+
+@onnx_op("GlobalAveragePool")
+def global_average_pool(ctx: NodeContext) -> Output:
+    return _global_pool(ctx, "ReduceMean")
+
+
+@onnx_op("GlobalMaxPool")
+def global_max_pool(ctx: NodeContext) -> Output:
+    return _global_pool(ctx, "ReduceMax")

@@ -1,0 +1,147 @@
+"""QuantizeLinear / DequantizeLinear as OpenVINO represents quantization.
+
+- QuantizeLinear -> FakeQuantize(x, il, ih, lo, hi, 2^bits) -> Convert(integer type), where [lo, hi] is the
+  integer type's range and il = scale * (lo - zero_point), ih = scale * (hi - zero_point): the FakeQuantize
+  yields round(x / scale) + zero_point, saturated, as floats.
+- DequantizeLinear -> Convert(float) -> Subtract(zero point) -> Multiply(scale).
+- A DequantizeLinear reading such a Convert (a Q/DQ pair) becomes ONE FakeQuantize whose output range is
+  the dequantized [lo, hi]: ((lo - zp) * scale, (hi - zp) * scale). The Q's own FakeQuantize + Convert stay
+  only if something else reads the integers.
+
+Scales and zero points are per tensor (scalar or one element), per axis (1-D along `axis`) or blocked (the
+input's rank, `block_size` consecutive elements along `axis` sharing one value)."""
+from __future__ import annotations
+
+import numpy as np
+
+from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.registry import onnx_op
+from irforge.frontends.onnx.types import element_type
+from irforge.ir.graph import Node, Output
+from irforge.ir.ops._base import normalize_axis
+from irforge.ir.types import ElementType, Type
+
+_RANGES = {"u8": (0, 255), "i8": (-128, 127), "u16": (0, 65535), "i16": (-32768, 32767), "u4": (0, 15), "i4": (-8, 7)}
+
+
+def _levels(et: ElementType) -> int:
+    return 1 << et.bits
+
+
+def _as_type(ctx: NodeContext, v: Output, et: ElementType) -> Output:
+    """`v` in type `et`: a converted constant when `v` is known, else a Convert."""
+    if v.element_type == et:
+        return v
+    value = v.constant_value()
+    if value is not None:
+        return ctx.const(value.astype(et.dtype))
+    return ctx.op("Convert", v, destination_type=et)
+
+
+def _broadcastable(ctx: NodeContext, v: Output, x: Output) -> Output:
+    """A scale or zero point shaped to broadcast against `x` along ONNX's `axis` (see the module docstring)."""
+    shape = v.shape
+    if shape.rank_is_static and (shape.rank == 0 or (shape.is_static and int(np.prod(shape.to_shape())) == 1)):
+        return v
+    if not (x.shape.rank_is_static and shape.rank_is_static):
+        raise ctx.unsupported("per-axis quantization parameters of an input with dynamic rank")
+    rank = x.shape.rank
+    axis = normalize_axis(ctx.attr("axis", 1), rank)
+    block = ctx.attr("block_size", 0)
+    value = v.constant_value()
+    if block:
+        return _expand_blocks(ctx, v, value, x, axis, block)
+    if shape.rank != 1:
+        raise ctx.unsupported(f"quantization parameter of rank {shape.rank} without block_size")
+    target = [1] * (rank - axis)
+    target[0] = -1
+    if value is not None:
+        return ctx.const(value.reshape(target))
+    return ctx.op("Reshape", v, ctx.const(np.array(target, np.int64)), special_zero=False)
+
+
+def _expand_blocks(ctx: NodeContext, v: Output, value: np.ndarray | None, x: Output, axis: int,
+                   block: int) -> Output:
+    """Repeat each element `block` times along `axis`, cut to the input's length there."""
+    dim = x.shape[axis]
+    if not dim.is_static:
+        raise ctx.unsupported("blocked quantization along a dynamic dimension")
+    index = np.arange(dim.get_length()) // block
+    if value is not None:
+        return ctx.const(np.take(value, index, axis=axis))
+    return ctx.op("Gather", v, ctx.const(index.astype(np.int64)), ctx.const(np.int64(axis)))
+
+
+def _params(ctx: NodeContext, x: Output, et: ElementType) -> tuple[Output, Output | None]:
+    """Scale and zero point (None when absent) as `et`, shaped to broadcast against `x`."""
+    scale = _broadcastable(ctx, _as_type(ctx, ctx.input(1), et), x)
+    zp = ctx.optional_input(2)
+    return scale, None if zp is None else _broadcastable(ctx, _as_type(ctx, zp, et), x)
+
+
+def _dequantize_bound(ctx: NodeContext, bound: Output, scale: Output, zp: Output | None) -> Output:
+    """(bound - zp) * scale, a constant when all three are (they usually are)."""
+    values = [v.constant_value() for v in (bound, scale, zp) if v is not None]
+    if all(v is not None for v in values):
+        b, s, *z = values
+        return ctx.const(np.multiply(b - z[0] if z else b, s))
+    shifted = bound if zp is None else ctx.op("Subtract", bound, zp)
+    return ctx.op("Multiply", shifted, scale)
+
+
+def _quantized_type(ctx: NodeContext) -> ElementType:
+    zp = ctx.optional_input(2)
+    if zp is not None:
+        return zp.element_type
+    to = ctx.attr("output_dtype", 0)
+    return element_type(to) if to else Type.u8
+
+
+def _check_integer(ctx: NodeContext, et: ElementType) -> None:
+    if et.name not in _RANGES:
+        raise ctx.unsupported(f"quantization to {et}")
+
+
+@onnx_op("QuantizeLinear", since=10)
+def quantize_linear(ctx: NodeContext) -> Output:
+    qt = _quantized_type(ctx)
+    _check_integer(ctx, qt)
+    x = _as_type(ctx, ctx.input(0), Type.f32)
+    scale, zp = _params(ctx, x, Type.f32)
+    lo, hi = (ctx.const(np.float32(b)) for b in _RANGES[qt.name])
+    il, ih = (_dequantize_bound(ctx, b, scale, zp) for b in (lo, hi))
+    fq = ctx.op("FakeQuantize", x, il, ih, lo, hi, levels=_levels(qt))
+    return ctx.op("Convert", fq, destination_type=qt)
+
+
+def _quantize_of(q: Output) -> Node | None:
+    """The FakeQuantize of a QuantizeLinear when `q` is its Convert (the pattern `quantize_linear` builds)."""
+    convert = q.node
+    if convert.type != "Convert" or convert.inputs[0].node.type != "FakeQuantize":
+        return None
+    fq = convert.inputs[0].node
+    qt = convert.attrs["destination_type"]
+    if qt.name not in _RANGES or fq.attrs["levels"] != _levels(qt):
+        return None
+    lo, hi = fq.input_value(3), fq.input_value(4)
+    if lo is None or hi is None or lo.size != 1 or hi.size != 1 or (lo.item(), hi.item()) != _RANGES[qt.name]:
+        return None
+    return fq
+
+
+@onnx_op("DequantizeLinear", since=10)
+def dequantize_linear(ctx: NodeContext) -> Output:
+    q = ctx.input(0)
+    to = ctx.attr("output_dtype", 0)
+    out_type = element_type(to) if to else ctx.input(1).element_type
+    fq = _quantize_of(q)
+    if fq is not None:
+        scale, zp = _params(ctx, q, fq.outputs[0].element_type)
+        ol, oh = (_dequantize_bound(ctx, fq.inputs[i], scale, zp) for i in (3, 4))
+        out = ctx.op("FakeQuantize", *fq.inputs[:3], ol, oh, levels=fq.attrs["levels"])
+        return _as_type(ctx, out, out_type)
+    if q.element_type.is_float:
+        raise ctx.unsupported(f"dequantization of {q.element_type}")
+    scale, zp = _params(ctx, q, out_type)
+    x = ctx.op("Convert", q, destination_type=out_type)  # kept even for a constant: compressed weights
+    return ctx.op("Multiply", x if zp is None else ctx.op("Subtract", x, zp), scale)

@@ -1,0 +1,116 @@
+"""Comparisons, boolean logic and Select."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from irforge.errors import GraphError
+from irforge.ir.opset import OpSpec, register
+from irforge.ir.ops._base import AUTO_BROADCAST, BinaryElementwise, TypedShape, UnaryOp, as_dtype, merged_type
+from irforge.ir.shape import broadcast_shapes
+from irforge.ir.types import Type
+
+if TYPE_CHECKING:
+    from irforge.ir.graph import Node
+
+
+class Comparison(BinaryElementwise):
+    result_boolean = True
+
+
+@register
+class Equal(Comparison):
+    type_name = "Equal"
+    fn = staticmethod(np.equal)
+
+
+@register
+class NotEqual(Comparison):
+    type_name = "NotEqual"
+    fn = staticmethod(np.not_equal)
+
+
+@register
+class Less(Comparison):
+    type_name = "Less"
+    fn = staticmethod(np.less)
+
+
+@register
+class LessEqual(Comparison):
+    type_name = "LessEqual"
+    fn = staticmethod(np.less_equal)
+
+
+@register
+class Greater(Comparison):
+    type_name = "Greater"
+    fn = staticmethod(np.greater)
+
+
+@register
+class GreaterEqual(Comparison):
+    type_name = "GreaterEqual"
+    fn = staticmethod(np.greater_equal)
+
+
+@register
+class LogicalNot(UnaryOp):
+    type_name = "LogicalNot"
+    fn = staticmethod(np.logical_not)
+
+
+@register
+class LogicalAnd(Comparison):
+    type_name = "LogicalAnd"
+    fn = staticmethod(np.logical_and)
+
+
+@register
+class LogicalOr(Comparison):
+    type_name = "LogicalOr"
+    fn = staticmethod(np.logical_or)
+
+
+@register
+class LogicalXor(Comparison):
+    """Specified as LogicalXor-1, but OpenVINO writes it with version `opset2` (and reads either);
+    `LogicalXorOpset1` below reads files that say `opset1`."""
+
+    type_name = "LogicalXor"
+    version = "opset2"
+    fn = staticmethod(np.logical_xor)
+
+
+@register
+class LogicalXorOpset1(LogicalXor):
+    version = "opset1"
+
+
+@register
+class Select(OpSpec):
+    """Element-wise `cond ? then : else` over the broadcast of all three inputs."""
+
+    type_name = "Select"
+    attrs = (AUTO_BROADCAST,)
+    min_inputs = 3
+    max_inputs = 3
+
+    def infer(self, node: "Node") -> list[TypedShape]:
+        self.check_inputs(node)
+        cond = node.inputs[0].element_type
+        if not (cond.is_dynamic or cond == Type.boolean):
+            raise GraphError(f"node '{node.name}' (Select): condition must be boolean, got {cond}")
+        et = merged_type(node, (1, 2))
+        shapes = [i.shape for i in node.inputs]
+        if node.attrs["auto_broadcast"] == "none":
+            static = [s for s in shapes if s.rank_is_static]
+            if any(s != static[0] for s in static if s.is_static and static[0].is_static):
+                raise GraphError(f"node '{node.name}' (Select): shapes differ and auto_broadcast is none")
+            return [(et, static[0] if static else shapes[0])]
+        return [(et, broadcast_shapes(*shapes))]
+
+    def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
+        cond, a, b = inputs
+        return [as_dtype(np.where(cond.astype(bool), a, b), node.outputs[0].element_type)]

@@ -1,0 +1,88 @@
+"""The onnx "light" models (see tests/models/light.py for where their input and tolerances come from):
+convert, write IR, read it back, run on REF against the shipped output and ONNX Runtime, and run our IR in
+OpenVINO."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from irforge.ir.graph import Model
+from tests.models.harness import convert_to_ir, max_err, run_openvino_xml, run_ort, run_ref
+from tests.models.light import ATOL, NAMES, LightCase, load
+from tests.util import assert_close
+
+
+@dataclass
+class Converted:
+    case: LightCase
+    xml_path: Path
+    model: Model | Exception  # a conversion error is re-raised by every test of the model
+    _ref: list[np.ndarray] | Exception | None = None
+    _ort: list[np.ndarray] | None = None
+
+    def ref(self) -> list[np.ndarray]:
+        """REF's outputs (or its error), computed once for the two tests that check them."""
+        if self._ref is None:
+            try:
+                if isinstance(self.model, Exception):
+                    raise self.model
+                self._ref = run_ref(self.model, self.case.inputs)
+            except Exception as e:  # noqa: BLE001
+                self._ref = e
+        if isinstance(self._ref, Exception):
+            raise self._ref
+        return self._ref
+
+    def ort(self) -> list[np.ndarray]:
+        """ONNX Runtime's outputs (computed once: building the big constant weights takes seconds)."""
+        if self._ort is None:
+            self._ort = run_ort(self.case.proto, self.case.inputs)
+        return self._ort
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def light(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Converted]:
+    case = load(request.param)
+    xml = tmp_path_factory.mktemp("light") / f"{case.name}.xml"
+    try:
+        model: Model | Exception = convert_to_ir(case.proto, xml)
+    except Exception as e:  # noqa: BLE001
+        model = e
+    yield Converted(case, xml, model)
+    for p in (xml, xml.with_suffix(".bin")):  # the larger ones weigh hundreds of MB
+        p.unlink(missing_ok=True)
+
+
+def test_ref_matches_shipped_output(light: Converted) -> None:
+    case = light.case
+    got = light.ref()
+    print(f"light_{case.name}: REF max abs err vs shipped output {max_err(got[:1], [case.expected]):.3g}")
+    assert_close(got[:1], [case.expected], rtol=case.rtol, atol=ATOL, what=f"light_{case.name} REF")
+
+
+def test_ref_matches_onnxruntime(light: Converted) -> None:
+    """All outputs (the logits included) against ONNX Runtime on the same model."""
+    case = light.case
+    got = light.ref()
+    want = light.ort()
+    print(f"light_{case.name}: REF max abs err vs ORT {max_err(got, want):.3g}")
+    assert_close(got, want, rtol=case.rtol, atol=ATOL, what=f"light_{case.name} REF vs ORT")
+
+
+def test_openvino_runs_our_ir(light: Converted) -> None:
+    case = light.case
+    if isinstance(light.model, Exception):
+        raise light.model
+    got = run_openvino_xml(light.xml_path, case.inputs)
+    want = light.ort()
+    print(f"light_{case.name}: OpenVINO max abs err vs ORT {max_err(got, want):.3g}")
+    assert_close(got[:1], [case.expected], rtol=case.rtol, atol=ATOL, what=f"light_{case.name} OpenVINO vs shipped")
+    assert_close(got, want, rtol=case.rtol, atol=ATOL, what=f"light_{case.name} OpenVINO vs ORT")
+
+
+def test_all_nine_light_models_found() -> None:
+    assert len(NAMES) == 9, NAMES

@@ -1,0 +1,83 @@
+"""End-to-end: each zoo model at opsets 11, 13 and 17 converts, is written as IR and read back, and computes the
+same outputs as ONNX Runtime on the REF device and, from the same IR files, in OpenVINO. Dynamic models run at two
+input shapes.
+
+Tolerances (ZooModel.atol / rtol): 1e-4 absolute and relative for every model. All are f32 end to end; the
+largest reference outputs (YOLO's decoded boxes, up to a few hundred pixels) are covered by the relative part."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+import pytest
+
+from tests.models import zoo
+from tests.models.conftest import Converted
+from tests.models.harness import max_err, run_openvino_xml, run_ort, run_ref
+from tests.util import assert_close
+
+CASES = [(name, opset) for name, spec in zoo.MODELS.items() for opset in zoo.OPSETS]
+IDS = [f"{name}-opset{opset}" for name, opset in CASES]
+
+
+def _skip_unexportable(name: str, opset: int) -> None:
+    reason = zoo.MODELS[name].unsupported.get(opset)
+    if reason:
+        pytest.skip(f"torch cannot export {name} at opset {opset}: {reason}")
+
+
+@pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
+def test_ref_matches_onnxruntime(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
+    _skip_unexportable(name, opset)
+    spec = zoo.MODELS[name]
+    conv = zoo_ir(name, opset)
+    for inputs in spec.input_sets():
+        want = run_ort(conv.onnx_path, inputs)
+        got = run_ref(conv.model, inputs)
+        shapes = {k: v.shape for k, v in inputs.items()}
+        print(f"{name} opset {opset} {shapes}: REF max abs err vs ORT {max_err(got, want):.3g}")
+        assert_close(got, want, rtol=spec.rtol, atol=spec.atol, what=f"{name} opset {opset} REF {shapes}")
+
+
+@pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
+def test_openvino_runs_our_ir(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
+    _skip_unexportable(name, opset)
+    spec = zoo.MODELS[name]
+    conv = zoo_ir(name, opset)
+    for inputs in spec.input_sets():
+        want = run_ort(conv.onnx_path, inputs)
+        got = run_openvino_xml(conv.xml_path, inputs)
+        shapes = {k: v.shape for k, v in inputs.items()}
+        print(f"{name} opset {opset} {shapes}: OpenVINO max abs err vs ORT {max_err(got, want):.3g}")
+        assert_close(got, want, rtol=spec.rtol, atol=spec.atol, what=f"{name} opset {opset} OpenVINO {shapes}")
+
+
+@pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
+def test_signature(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
+    """Inputs and outputs keep their ONNX names and order; dims named in dynamic_axes stay dynamic, the others
+    stay static."""
+    _skip_unexportable(name, opset)
+    spec = zoo.MODELS[name]
+    model = zoo_ir(name, opset).model
+    assert [sorted(p.names) for p in model.inputs] == [[n] for n in spec.input_names]
+    assert [n in out.names for n, out in zip(spec.outputs, model.outputs)] == [True] * len(spec.outputs)
+    example = spec.input_sets()[0]
+    for port, (in_name, value) in zip(model.inputs, example.items()):
+        dynamic = spec.dynamic_axes.get(in_name, {})
+        dims = port.shape.dims
+        assert len(dims) == value.ndim, f"{in_name}: rank {len(dims)} != {value.ndim}"
+        for axis, d in enumerate(dims):
+            if axis in dynamic:
+                assert d.is_dynamic, f"{in_name} dim {axis} should be dynamic, is {d}"
+            else:
+                assert d.is_static and d.get_length() == value.shape[axis], f"{in_name} dim {axis} is {d}"
+
+
+@pytest.mark.parametrize("opset", zoo.OPSETS)
+def test_ifmodel_export_has_if(opset: int) -> None:
+    """The If model really holds a data-dependent If, and its two input sets take both branches."""
+    graph = onnx.load(zoo.export("ifmodel", opset)).graph
+    assert "If" in {n.op_type for n in graph.node}
+    sums = [float(np.sum(s["input"])) for s in zoo.MODELS["ifmodel"].input_sets()]
+    assert min(sums) < 0 < max(sums)
