@@ -252,3 +252,63 @@ def test_einsum_matches_numpy(equation: str, sa: tuple, sb: tuple) -> None:
     a, b = _randn(*sa), _randn(*sb)
     _, got = _binary("Einsum", a, b, equation=equation)
     np.testing.assert_allclose(got[0], np.einsum(equation, a, b), rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- ONNX translations the node cases miss
+def _onnx_case(op: str, inputs: dict[str, np.ndarray], consts: dict[str, np.ndarray], opset: int = 22,
+               n_out: int = 1, **attrs: Any) -> None:
+    """One ONNX node: irforge on REF and on OpenVINO against the ONNX reference evaluator."""
+    import onnx.reference
+    from onnx import TensorProto, helper, numpy_helper
+
+    import irforge
+
+    names = list(inputs) + list(consts)
+    outs = [f"y{i}" for i in range(n_out)]
+    graph = helper.make_graph(
+        [helper.make_node(op, names, outs, **attrs)], "g",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["N", *v.shape[1:]]) for k, v in inputs.items()],
+        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs],
+        [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    want = onnx.reference.ReferenceEvaluator(proto).run(None, inputs)
+    model = irforge.convert_model(proto)
+    model.validate()
+    feeds = list(inputs.values())
+    got = run_ref(model, feeds)
+    assert_close(got, want, rtol=1e-5, atol=1e-5, what=op)
+    assert_close(run_openvino(model, feeds), want, rtol=1e-5, atol=1e-5, what=op)
+
+
+@pytest.mark.parametrize("opset", [7, 22])
+def test_onnx_grouped_conv_with_bias_and_dynamic_batch(opset: int) -> None:
+    _onnx_case("Conv", {"x": _randn(2, 4, 9, 8)}, {"W": _randn(6, 2, 3, 3), "B": _randn(6)}, opset,
+               group=2, strides=[2, 1], pads=[1, 0, 1, 2])
+
+
+@pytest.mark.parametrize("attrs", [
+    dict(strides=[2], auto_pad="SAME_UPPER"),  # ONNX wants a negative begin pad here: a zero Pad row
+    dict(strides=[3, 2], output_shape=[12, 10]),
+    dict(strides=[2, 2], output_padding=[1, 0], pads=[1, 0, 0, 1], group=2),
+], ids=["same_upper_negative_begin", "output_shape", "group_output_padding"])
+def test_onnx_conv_transpose_padding_placement(attrs: dict) -> None:
+    nsp = len(attrs["strides"])
+    _onnx_case("ConvTranspose", {"x": _randn(2, 4, *[4 + i for i in range(nsp)])},
+               {"W": _randn(4, 3, *[1 if nsp == 1 else 3] * nsp), "B": _randn(3 * attrs.get("group", 1))}, **attrs)
+
+
+def test_onnx_avgpool_count_include_pad_clips_ceil_windows() -> None:
+    """The last ceil-mode window reaches past the padding: ONNX divides by its taps inside the padded input."""
+    _onnx_case("AveragePool", {"x": _randn(2, 3, 8, 7)}, {}, kernel_shape=[3, 3], strides=[2, 2],
+               pads=[1, 1, 1, 0], ceil_mode=1, count_include_pad=1)
+
+
+@pytest.mark.parametrize("storage_order", [0, 1])
+def test_onnx_maxpool_indices_storage_order(storage_order: int) -> None:
+    _onnx_case("MaxPool", {"x": _randn(2, 3, 7, 6)}, {}, n_out=2, kernel_shape=[3, 2], strides=[2, 1],
+               pads=[1, 0, 1, 1], storage_order=storage_order)
+
+
+def test_onnx_gemm_with_c_input() -> None:
+    _onnx_case("Gemm", {"a": _randn(5, 3), "b": _randn(4, 5), "c": _randn(1, 4)}, {}, transA=1, transB=1,
+               alpha=0.5, beta=2.0)

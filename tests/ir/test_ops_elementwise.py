@@ -335,3 +335,34 @@ def test_tensorproto_node_case(name: str) -> None:
                 g, w = bf16_to_f32(g), bf16_to_f32(w)
             np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=case.rtol,
                                        atol=case.atol, equal_nan=True, err_msg=name)
+
+
+# ---------------------------------------------------------------- IR written by OpenVINO itself
+def test_reads_openvino_written_ir(tmp_path: Any) -> None:
+    """Every op of this family as `openvino.save_model` spells it (attribute names, versions, PReLU, opset2
+    LogicalXor) loads in irforge and computes what OpenVINO computes."""
+    import openvino as ov
+    from openvino import opset15 as o
+
+    x, y = o.parameter([2, 3], np.float32, name="x"), o.parameter([2, 3], np.float32, name="y")
+    c = {v: o.constant(np.float32(v)) for v in (0.0, 0.2, 0.5, 1.0, 1.5)}
+    lt, gt = o.less(x, y), o.greater(x, y)
+    outs = [
+        o.power(x, y), o.maximum(x, y), o.minimum(x, y), o.floor_mod(x, y), o.mod(x, y), o.squared_difference(x, y),
+        o.clamp(x, -1.0, 0.5), o.elu(x, 0.5), o.gelu(x, "tanh"), o.gelu(x, "erf"), o.swish(x), o.swish(x, c[1.5]),
+        o.hswish(x), o.hsigmoid(x), o.mish(x), o.softplus(x), o.softsign(x), o.sigmoid(x), o.tanh(x), o.erf(x),
+        o.hard_sigmoid(x, c[0.2], c[0.5]), o.selu(x, c[0.2], c[1.5]), o.prelu(x, o.constant(np.float32([0.2]))),
+        o.round(x, "half_to_even"), o.round(x, "half_away_from_zero"), o.negative(x), o.ceiling(x), o.floor(x),
+        o.asinh(x), o.acosh(o.add(x, c[1.5])), o.atanh(x), o.tan(x), o.asin(x), o.atan(x), o.sinh(x), o.cosh(x),
+        o.convert(o.multiply(x, o.constant(np.float32(100))), "i32"), o.convert_like(x, o.constant(np.int8(1))),
+        o.fake_quantize(x, c[0.0], c[1.0], c[0.0], c[1.5], 16), o.select(lt, x, y), o.logical_not(lt),
+        o.logical_and(lt, gt), o.logical_or(lt, gt), o.logical_xor(lt, gt), o.equal(x, y), o.not_equal(x, y),
+        o.less_equal(x, y), o.greater_equal(x, y),
+    ]
+    path = tmp_path / "m.xml"
+    ov.save_model(ov.Model([o.result(n) for n in outs], [x, y]), path)
+    model = irforge.Core().read_model(path)
+    feeds = [_uniform(0.1, 0.9, (2, 3)), _uniform(0.1, 0.9, (2, 3))]
+    compiled = ov.Core().compile_model(path, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    result_ov = compiled(feeds)
+    assert_close(run_ref(model, feeds), [np.asarray(result_ov[p]) for p in compiled.outputs], rtol=1e-4, atol=1e-5)

@@ -145,27 +145,30 @@ def _masks(m: int, **given: list[int]) -> dict[str, list[int]]:
     return {k: (given.get(k, []) + [0] * m)[:m] for k in names}
 
 
-@pytest.mark.parametrize("text, begin, end, stride, masks", [
-    ("[1:, :, ::-1]", [1, 1, 123], [0, 0, 2], [1, 1, -1], dict(begin_mask=[0, 1, 1], end_mask=[1, 1, 1])),
-    ("[None, 0:2, None, 0:4]", [0, 0, 0, 0], [0, 2, 0, 4], [1, 1, 1, 1], dict(new_axis_mask=[1, 0, 1, 0])),
-    ("[..., 0]", [0, 0], [0, 0], [1, 1], dict(ellipsis_mask=[1], shrink_axis_mask=[0, 1])),
-    ("[0, ..., 1:3]", [0, 0, 1], [0, 0, 3], [1, 1, 1], dict(shrink_axis_mask=[1], ellipsis_mask=[0, 1])),
-    ("[:, None, ..., -1]", [0, 0, 0, -1], [0, 0, 0, 0], [1, 1, 1, 1],
+_N = np.newaxis
+
+
+@pytest.mark.parametrize("index, begin, end, stride, masks", [
+    (np.s_[1:, :, ::-1], [1, 1, 123], [0, 0, 2], [1, 1, -1], dict(begin_mask=[0, 1, 1], end_mask=[1, 1, 1])),
+    (np.s_[_N, 0:2, _N, 0:4], [0, 0, 0, 0], [0, 2, 0, 4], [1, 1, 1, 1], dict(new_axis_mask=[1, 0, 1, 0])),
+    (np.s_[..., 0], [0, 0], [0, 0], [1, 1], dict(ellipsis_mask=[1], shrink_axis_mask=[0, 1])),
+    (np.s_[0, ..., 1:3], [0, 0, 1], [0, 0, 3], [1, 1, 1], dict(shrink_axis_mask=[1], ellipsis_mask=[0, 1])),
+    (np.s_[:, _N, ..., -1], [0, 0, 0, -1], [0, 0, 0, 0], [1, 1, 1, 1],
      dict(begin_mask=[1], end_mask=[1], new_axis_mask=[0, 1], ellipsis_mask=[0, 0, 1], shrink_axis_mask=[0, 0, 0, 1])),
-    ("[-1::-2, 1]", [-1, 1], [0, 0], [-2, 1], dict(end_mask=[1], shrink_axis_mask=[0, 1])),
-    ("[-100:100, 3:-5:-1, :-1]", [-100, 3, 0], [100, -5, -1], [1, -1, 1], dict(begin_mask=[0, 0, 1])),
-    ("[1:3]", [1], [3], [1], {}),
-])
-def test_strided_slice_masks_match_numpy_indexing(text: str, begin, end, stride, masks) -> None:  # type: ignore[no-untyped-def]
+    (np.s_[-1::-2, 1], [-1, 1], [0, 0], [-2, 1], dict(end_mask=[1], shrink_axis_mask=[0, 1])),
+    (np.s_[-100:100, 3:-5:-1, :-1], [-100, 3, 0], [100, -5, -1], [1, -1, 1], dict(begin_mask=[0, 0, 1])),
+    (np.s_[1:3], [1], [3], [1], {}),
+], ids=lambda v: str(v) if isinstance(v, tuple) else None)
+def test_strided_slice_masks_match_numpy_indexing(index, begin, end, stride, masks) -> None:  # type: ignore[no-untyped-def]
     value = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
-    want = eval(f"value{text}")  # noqa: S307 - the test's own literal index expressions
+    want = value[index]
     for shape in ("4,5,6", "?,5,?"):
         x = _param(shape)
         out = _op("StridedSlice", x, _c(begin), _c(end), _c(stride), **_masks(len(begin), **masks))
-        assert out.shape.compatible(want.shape), f"{text} on [{shape}]: inferred [{out.shape}], numpy {want.shape}"
+        assert out.shape.compatible(want.shape), f"{index} on [{shape}]: inferred [{out.shape}], numpy {want.shape}"
     assert out.shape.rank == want.ndim
     _ref_vs_openvino([out], [x], [value])
-    np.testing.assert_array_equal(run_ref(_model([out], [x]), [value])[0], want, err_msg=text)
+    np.testing.assert_array_equal(run_ref(_model([out], [x]), [value])[0], want, err_msg=str(index))
 
 
 def test_strided_slice_rejects_masks_of_different_sizes() -> None:
@@ -228,7 +231,11 @@ def test_gathers_with_batch_dims_and_negative_indices_ref_matches_openvino() -> 
             _op("Gather", data, idx, _c(-1), batch_dims=-1),
             _op("Gather", data, idx, _c(0)),
             _op("GatherND", data, nd_idx, batch_dims=1),
-            _op("GatherElements", data, _c(rng.integers(-3, 3, (2, 2, 4))), axis=1)]
+            _op("GatherElements", data, _c(rng.integers(-3, 3, (2, 2, 4))), axis=1),
+            make("Gather", [data, _c([[2, 0], [1, 1]]), _c(1)], version="opset7", batch_dims=1).output(0),
+            make("Gather", [data, _c([1, 0]), _c(1)], version="opset1").output(0),
+            make("ScatterElementsUpdate", [data, _c([[[1, 0, 2, 1]]]), _c(np.ones((1, 1, 4)), np.float32), _c(1)],
+                 version="opset3").output(0)]
     _ref_vs_openvino(outs, [data, idx, nd_idx], [rng.random((2, 3, 4), np.float32),
                                                  np.array([[0, -1, 3, -4, 2], [1, 1, -2, 0, 3]]),
                                                  rng.integers(-3, 3, (2, 3, 1))])
@@ -271,3 +278,106 @@ def test_shape_and_generation_ops_ref_matches_openvino() -> None:
     got = _ref_vs_openvino(outs, [x], [value])
     np.testing.assert_array_equal(got[0], np.array(np.nonzero(value), np.int32))
     np.testing.assert_array_equal(got[3], [7, 4, 1])
+
+
+# ---------------------------------------------------------------------------------------------- ONNX translators
+def _onnx_case(op: str, opset: int, inputs: dict[str, np.ndarray], outputs: int, out_type: type, dynamic: bool,
+               consts: dict[str, np.ndarray], **attrs):  # type: ignore[no-untyped-def]
+    """A one-node ONNX model; `dynamic` declares every dim of the data input `x` unknown (shape-like inputs
+    keep their static length, as in real models)."""
+    from onnx import helper, numpy_helper
+
+    def info(name: str, v: np.ndarray):  # type: ignore[no-untyped-def]
+        dims = [None] * v.ndim if dynamic and name == "x" else list(v.shape)
+        return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(v.dtype), dims)
+
+    node = helper.make_node(op, list(inputs) + list(consts), [f"y{i}" for i in range(outputs)], **attrs)
+    out_info = [helper.make_tensor_value_info(f"y{i}", helper.np_dtype_to_tensor_dtype(np.dtype(out_type)), None)
+                for i in range(outputs)]
+    graph = helper.make_graph([node], "g", [info(n, v) for n, v in inputs.items()], out_info,
+                              [numpy_helper.from_array(v, n) for n, v in consts.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+_X = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+_ONNX_CASES = {
+    "slice_v1_attrs": ("Slice", 9, {"x": _X}, {}, dict(starts=[1, -1], ends=[3, -100], axes=[1, 3])),
+    "slice_neg_steps": ("Slice", 13, {"x": _X}, {"s": np.array([-1, 3]), "e": np.array([-100, 0]),
+                                                "a": np.array([-1, 2]), "t": np.array([-2, -1])}, {}),
+    "split_attr_v2": ("Split", 2, {"x": _X}, {}, dict(axis=3, split=[1, 4])),
+    "split_uneven_v18": ("Split", 18, {"x": _X}, {}, dict(axis=2, num_outputs=3)),
+    "squeeze_attr_v11": ("Squeeze", 11, {"x": _X[:, :1]}, {}, dict(axes=[-3])),
+    "unsqueeze_attr_v11": ("Unsqueeze", 11, {"x": _X}, {}, dict(axes=[0, -1])),
+    "unsqueeze_runtime_axes": ("Unsqueeze", 13, {"x": _X, "a": np.array([5, 0])}, {}, {}),
+    "reshape_v1_attr": ("Reshape", 1, {"x": _X}, {}, dict(shape=[0, -1, 5])),
+    "reshape_allowzero": ("Reshape", 14, {"x": _X}, {"s": np.array([6, 20])}, dict(allowzero=1)),
+    "flatten_axis2": ("Flatten", 13, {"x": _X}, {}, dict(axis=2)),
+    "flatten_neg_axis": ("Flatten", 13, {"x": _X}, {}, dict(axis=-1)),
+    "tile_runtime_repeats": ("Tile", 13, {"x": _X, "r": np.array([2, 1, 3, 2])}, {}, {}),
+    "shape_start_end": ("Shape", 15, {"x": _X}, {}, dict(start=-3, end=-1)),
+    "size": ("Size", 13, {"x": _X}, {}, {}),
+    "expand": ("Expand", 13, {"x": _X[:, :1, :, :1]}, {"s": np.array([3, 1, 5])}, {}),
+    "constant_of_shape": ("ConstantOfShape", 20, {"s": np.array([2, 3])}, {},
+                          dict(value=__import__("onnx").helper.make_tensor("v", 6, [1], [7]))),
+    "transpose_default": ("Transpose", 13, {"x": _X}, {}, {}),
+    "gather_negative": ("Gather", 13, {"x": _X, "i": np.array([[-1, 0], [2, -3]])}, {}, dict(axis=2)),
+}
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+@pytest.mark.parametrize("name", list(_ONNX_CASES))
+def test_onnx_translators_match_onnxruntime_and_openvino(name: str, dynamic: bool) -> None:
+    import irforge
+    from tests.util import run_ort
+
+    op, opset, inputs, consts, attrs = _ONNX_CASES[name]
+    outputs = attrs.get("num_outputs", 2) if op == "Split" else 1
+    out_type = {"Shape": np.int64, "Size": np.int64, "ConstantOfShape": np.int32}.get(op, np.float32)
+    proto = _onnx_case(op, opset, inputs, outputs, out_type, dynamic, consts, **attrs)
+    want = run_ort(proto, inputs)
+    model = irforge.convert_model(proto)
+    model.validate()
+    values = list(inputs.values())
+    assert_close(run_ref(model, values), want, what=f"{name} REF vs ONNX Runtime")
+    assert_close(run_openvino(model, values), want, what=f"{name} OpenVINO vs ONNX Runtime")
+
+
+def test_reads_the_ir_openvino_writes_for_these_ops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every op version here as OpenVINO's own Python API builds and saves it loads in irforge, and REF
+    computes what OpenVINO computes from that file."""
+    import openvino as ov
+    from openvino import opset1, opset3, opset4, opset6, opset8, opset12, opset15
+
+    from irforge.ir.xml_io import model_from_xml
+
+    x, i = opset15.parameter([2, 3, 4], np.float32, name="x"), opset15.parameter([2], np.int64, name="i")
+
+    def k(v, dtype=np.int64):  # type: ignore[no-untyped-def]
+        return opset15.constant(np.asarray(v, dtype))
+
+    zeros = k(np.zeros((2, 3, 4)))
+    outs = [
+        opset15.reshape(x, k([0, -1]), special_zero=True), opset15.transpose(x, k([2, 0, 1])),
+        opset15.concat([x, x], axis=-1), *opset15.split(x, k(1), 3).outputs(),
+        *opset15.variadic_split(x, k(2), k([1, -1])).outputs(),
+        opset1.squeeze(opset15.unsqueeze(x, k([0, 3])), k([0, -1])), opset15.squeeze(x, k([0]), allow_axis_skip=False),
+        opset15.tile(x, k([2, 1, 1])), opset3.broadcast(x, k([2, 2, 3, 4])),
+        opset3.broadcast(k([1.0, 2.0, 3.0], np.float32), k([3, 2]), k([0]), "explicit"),
+        opset1.broadcast(x, k([5, 2, 3, 4])),
+        opset15.strided_slice(x, k([0, 2]), k([0, 0]), k([1, -1]), [1, 0], [1, 1], [0, 0], [0, 0], [0, 0]),
+        opset8.slice(x, k([-1]), k([-100]), k([-2]), k([2])),
+        opset8.gather(x, i, k(2), batch_dims=0), opset6.gather_elements(x, zeros, 1),
+        opset8.gather_nd(x, k([[1], [0]])), opset4.scatter_nd_update(x, k([[1]]), k(np.ones((1, 3, 4)), np.float32)),
+        opset15.scatter_nd_update(x, k([[0, 2]]), k(np.ones((1, 4)), np.float32), "sub"),
+        opset12.scatter_elements_update(x, zeros, x, k(0), "mean", False),
+        opset3.non_zero(x, "i32"), opset3.shape_of(x, "i32"), opset1.shape_of(x),
+        opset4.range(k(1), k(9), k(3), "f32"), opset1.range(k(5.0, np.float32), k(1.0, np.float32), k(-1.5, np.float32)),
+    ]
+    path = tmp_path / "ov.xml"
+    ov.save_model(ov.Model([o if isinstance(o, ov.Output) else o.output(0) for o in outs], [x, i]), str(path))
+    model = model_from_xml(path.read_bytes(), path.with_suffix(".bin").read_bytes())
+    model.validate()
+    inputs = [np.random.default_rng(3).random((2, 3, 4), np.float32), np.array([3, -2])]
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    results = compiled(inputs)
+    assert_close(run_ref(model, inputs), [np.asarray(results[o]) for o in compiled.outputs], what="REF vs OpenVINO")

@@ -159,9 +159,11 @@ def test_interpolate_pillow(mode: str, cube: float, dtype: type, shape: tuple[in
                                         ("bicubic", False)])
 def test_interpolate_matches_torch(mode: str, align: bool | None) -> None:
     x = _randn(2, 3, 6, 7)
-    attrs: dict[str, Any] = {"nearest": dict(mode="nearest", coordinate_transformation_mode="asymmetric",
-                                             nearest_mode="floor"),
-                             "bilinear": dict(mode="linear_onnx"), "bicubic": dict(mode="cubic", cube_coeff=-0.75)}[mode]
+    attrs: dict[str, Any] = {
+        "nearest": dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        "bilinear": dict(mode="linear_onnx"),
+        "bicubic": dict(mode="cubic", cube_coeff=-0.75),
+    }[mode]
     if mode != "nearest":
         attrs["coordinate_transformation_mode"] = "align_corners" if align else "pytorch_half_pixel"
     got = run_ref(_interpolate(x, [2, 3], [11, 4], "sizes", **attrs), [x])[0]
@@ -195,7 +197,8 @@ def test_interpolate4_written_by_openvino_is_read() -> None:
         inputs = [p.output(0), opset13.constant(np.array([9, 4], np.int64)).output(0),
                   opset13.constant(np.array([1.5, 0.5], np.float32)).output(0),
                   opset13.constant(np.array([2, 3], np.int64)).output(0)]
-        results.append(NodeFactory("opset4").create("Interpolate", inputs, {"mode": mode, "shape_calculation_mode": by}))
+        attrs = {"mode": mode, "shape_calculation_mode": by}
+        results.append(NodeFactory("opset4").create("Interpolate", inputs, attrs))
     ov_model = ov.Model(results, [p])
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "m.xml")
@@ -253,3 +256,100 @@ def test_depth_to_space_and_back(mode: str, shape: tuple[int, ...], block: int) 
     np.testing.assert_array_equal(back, x)
     if mode == "depth_first" and len(shape) == 4:
         np.testing.assert_array_equal(y, F.pixel_shuffle(torch.from_numpy(x), block).numpy())
+
+
+# ---------------------------------------------------------------- ONNX translations the node cases miss
+def _onnx_model(op: str, inputs: list[tuple[str, np.ndarray, bool]], opset: int, dynamic: bool = False,
+                **attrs: Any) -> Any:
+    """A one-node ONNX model; inputs are (name, value, is_initializer), name "" for an omitted optional one.
+    `dynamic` leaves the first input's dims unknown."""
+    from onnx import helper, numpy_helper
+
+    graph_inputs, inits, names = [], [], []
+    for name, value, is_init in inputs:
+        names.append(name)
+        if not name:
+            continue
+        if is_init:
+            inits.append(numpy_helper.from_array(value, name))
+            continue
+        shape = [None] * value.ndim if dynamic and not graph_inputs else list(value.shape)
+        elem = helper.np_dtype_to_tensor_dtype(value.dtype)
+        graph_inputs.append(helper.make_tensor_value_info(name, elem, shape))
+    node = helper.make_node(op, names, ["y"], **attrs)
+    out = helper.make_tensor_value_info("y", helper.np_dtype_to_tensor_dtype(inputs[0][1].dtype), None)
+    graph = helper.make_graph([node], "g", graph_inputs, [out], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _check_onnx(model: Any, feeds: dict[str, np.ndarray], want: np.ndarray | None = None, atol: float = 1e-5) -> None:
+    """REF and OpenVINO (through irforge's IR) against ONNX Runtime, or against `want` when given."""
+    import irforge
+    from tests.util import run_ort
+
+    ir = irforge.convert_model(model)
+    values = list(feeds.values())
+    if want is None:
+        want = run_ort(model, feeds)[0]
+    assert_close(run_ref(ir, values), [want], atol=atol, what="REF")
+    assert_close(run_openvino(ir, values), [want], atol=atol, what="OpenVINO")
+
+
+@pytest.mark.parametrize("const_pads,dynamic", [(True, False), (False, False), (False, True), (True, True)])
+def test_pad_wrap(const_pads: bool, dynamic: bool) -> None:
+    x = _randn(2, 3, 4)
+    pads = np.array([1, 0, -1, 2, 3, 4], np.int64)
+    model = _onnx_model("Pad", [("x", x, False), ("pads", pads, const_pads)], 21, dynamic=dynamic, mode="wrap")
+    want = x
+    for axis in range(3):
+        want = np.take(want, np.arange(-pads[axis], x.shape[axis] + pads[axis + 3]) % x.shape[axis], axis=axis)
+    _check_onnx(model, {"x": x} if const_pads else {"x": x, "pads": pads}, want)
+
+
+def test_pad_v2_attributes_and_constant_axes() -> None:
+    x = _randn(2, 3, 4)
+    _check_onnx(_onnx_model("Pad", [("x", x, False)], 2, pads=[0, 1, 2, 1, 0, 3], value=-2.0), {"x": x})
+    model = _onnx_model("Pad", [("x", x, False), ("pads", np.array([1, 2, 0, 3], np.int64), True),
+                                ("v", np.array([4.0], np.float32), True), ("axes", np.array([-1, 0], np.int64), True)],
+                        18, mode="constant")
+    _check_onnx(model, {"x": x})
+
+
+@pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
+def test_resize_keep_aspect_ratio_constant_sizes(policy: str) -> None:
+    x = _randn(1, 2, 4, 6)
+    none = np.zeros(0, np.float32)
+    model = _onnx_model("Resize", [("x", x, False), ("", none, True), ("", none, True),
+                                   ("sizes", np.array([8, 5], np.int64), True)],
+                        18, mode="linear", axes=[2, 3], keep_aspect_ratio_policy=policy)
+    _check_onnx(model, {"x": x})
+
+
+@pytest.mark.parametrize("op,opset,mode", [("Resize", 10, "nearest"), ("Resize", 10, "linear"),
+                                           ("Upsample", 7, "nearest"), ("Upsample", 9, "linear")])
+def test_resize10_and_upsample(op: str, opset: int, mode: str) -> None:
+    x = _randn(1, 2, 3, 4)
+    scales = np.array([1, 1, 2, 3], np.float32)
+    if op == "Upsample" and opset == 7:
+        model = _onnx_model(op, [("x", x, False)], opset, mode=mode, scales=scales.tolist())
+    else:
+        model = _onnx_model(op, [("x", x, False), ("scales", scales, True)], opset, mode=mode)
+    _check_onnx(model, {"x": x})
+
+
+def test_instance_and_layer_norm_with_constant_weights() -> None:
+    x = _randn(2, 3, 5, 4)
+    scale, bias = _randn(3), _randn(3)
+    model = _onnx_model("InstanceNormalization", [("x", x, False), ("s", scale, True), ("b", bias, True)], 6,
+                        epsilon=1e-3)
+    _check_onnx(model, {"x": x}, atol=1e-4)
+    model = _onnx_model("LayerNormalization", [("x", x, False), ("w", _randn(5, 4), True)], 17, axis=2)
+    _check_onnx(model, {"x": x}, atol=1e-4)
+
+
+def test_depth_to_space_opset1_and_space_to_depth_crd() -> None:
+    x = _randn(1, 8, 2, 3)
+    _check_onnx(_onnx_model("DepthToSpace", [("x", x, False)], 1, blocksize=2), {"x": x})
+    y = _randn(1, 2, 4, 6)
+    want = y.reshape(1, 2, 2, 2, 3, 2).transpose(0, 1, 3, 5, 2, 4).reshape(1, 8, 2, 3)
+    _check_onnx(_onnx_model("SpaceToDepth", [("x", y, False)], 28, blocksize=2, mode="CRD"), {"x": y}, want)

@@ -17,19 +17,12 @@ from tests.models.conftest import Converted
 from tests.models.harness import max_err, run_openvino_xml, run_ort, run_ref
 from tests.util import assert_close
 
-CASES = [(name, opset) for name, spec in zoo.MODELS.items() for opset in zoo.OPSETS]
+CASES = [(name, opset) for name in zoo.MODELS for opset in zoo.OPSETS]
 IDS = [f"{name}-opset{opset}" for name, opset in CASES]
-
-
-def _skip_unexportable(name: str, opset: int) -> None:
-    reason = zoo.MODELS[name].unsupported.get(opset)
-    if reason:
-        pytest.skip(f"torch cannot export {name} at opset {opset}: {reason}")
 
 
 @pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
 def test_ref_matches_onnxruntime(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
-    _skip_unexportable(name, opset)
     spec = zoo.MODELS[name]
     conv = zoo_ir(name, opset)
     for inputs in spec.input_sets():
@@ -42,7 +35,6 @@ def test_ref_matches_onnxruntime(name: str, opset: int, zoo_ir: Callable[[str, i
 
 @pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
 def test_openvino_runs_our_ir(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
-    _skip_unexportable(name, opset)
     spec = zoo.MODELS[name]
     conv = zoo_ir(name, opset)
     for inputs in spec.input_sets():
@@ -57,7 +49,6 @@ def test_openvino_runs_our_ir(name: str, opset: int, zoo_ir: Callable[[str, int]
 def test_signature(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
     """Inputs and outputs keep their ONNX names and order; dims named in dynamic_axes stay dynamic, the others
     stay static."""
-    _skip_unexportable(name, opset)
     spec = zoo.MODELS[name]
     model = zoo_ir(name, opset).model
     assert [sorted(p.names) for p in model.inputs] == [[n] for n in spec.input_names]

@@ -7,7 +7,8 @@ to [-1, dim - 1]. (Python differs in one corner: a begin below -dim with a negat
 here, nothing in Python.)"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

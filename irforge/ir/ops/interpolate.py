@@ -183,28 +183,27 @@ def interpolate(x: np.ndarray, plan: Resize, attrs: dict[str, Any]) -> np.ndarra
     """Resize (already padded) `x` to `plan.out_shape`."""
     mode = attrs["mode"]
     integral = x.dtype.kind in "iub"
+    # an axis keeping its length is left as is (OpenVINO maps such coordinates to themselves)
+    resized = [(axis, scale) for axis, scale in zip(plan.axes, plan.scales) if plan.out_shape[axis] != x.shape[axis]]
     if mode == "nearest":
-        down = [s < 1 for s in plan.scales]
-        for axis, scale, is_down in zip(plan.axes, plan.scales, down):
+        for axis, scale in resized:
             coords = original_coords(attrs["coordinate_transformation_mode"], plan.out_shape[axis], x.shape[axis],
                                      scale)
-            x = np.take(x, nearest_indices(attrs["nearest_mode"], coords, x.shape[axis], is_down), axis=axis)
+            x = np.take(x, nearest_indices(attrs["nearest_mode"], coords, x.shape[axis], scale < 1), axis=axis)
         return x
     if mode in _PILLOW_MODES:
         if len(plan.axes) != 2:
             raise GraphError(f"Interpolate {mode} needs exactly two axes, got {plan.axes}")
         y = x.astype(np.float64)
-        for axis in reversed(plan.axes):  # horizontal (W) pass first, then vertical (H), as Pillow does
-            if plan.out_shape[axis] != y.shape[axis]:
-                idx, w = pillow_taps(plan.out_shape[axis], y.shape[axis], mode == "bicubic_pillow",
-                                     attrs["cube_coeff"])
-                y = apply_taps(y, axis, idx, w)
-                if integral:
-                    y = _round_clip(y, x.dtype)
+        for axis, _ in reversed(resized):  # horizontal (W) pass first, then vertical (H), as Pillow does
+            idx, w = pillow_taps(plan.out_shape[axis], y.shape[axis], mode == "bicubic_pillow", attrs["cube_coeff"])
+            y = apply_taps(y, axis, idx, w)
+            if integral:
+                y = _round_clip(y, x.dtype)
         return y.astype(x.dtype)
     y = x.astype(np.result_type(x.dtype, np.float32) if not integral else np.float32)
     antialias = attrs["antialias"] and any(s < 1 for s in plan.scales)
-    for axis, scale in zip(plan.axes, plan.scales):
+    for axis, scale in resized:
         in_len, out_len = y.shape[axis], plan.out_shape[axis]
         coords = original_coords(attrs["coordinate_transformation_mode"], out_len, in_len, scale)
         if mode == "linear_onnx":

@@ -8,11 +8,27 @@ import numpy as np
 from irforge.errors import GraphError
 from irforge.ir.opset import OpSpec, register
 from irforge.ir.ops._base import AUTO_BROADCAST, BinaryElementwise, TypedShape, UnaryOp, as_dtype, merged_type
-from irforge.ir.shape import broadcast_shapes
+from irforge.ir.shape import PartialShape, broadcast_shapes
 from irforge.ir.types import Type
 
 if TYPE_CHECKING:
     from irforge.ir.graph import Node
+
+
+def broadcast_operands(node: "Node") -> PartialShape:
+    """The output shape of an op whose inputs all broadcast together (Select, FakeQuantize): NumPy rules, or
+    equal shapes with auto_broadcast=none. PDPD broadcasting is not supported."""
+    shapes = [i.shape for i in node.inputs]
+    mode = node.attrs["auto_broadcast"]
+    if mode == "pdpd":
+        raise GraphError(f"node '{node.name}' ({node.type}): auto_broadcast=pdpd is not supported")
+    if mode == "numpy":
+        return broadcast_shapes(*shapes)
+    static = [s for s in shapes if s.is_static]
+    if any(s != static[0] for s in static):
+        raise GraphError(f"node '{node.name}' ({node.type}): shapes {', '.join(map(str, shapes))} differ and "
+                         "auto_broadcast is none")
+    return next((s for s in shapes if s.rank_is_static), shapes[0])
 
 
 class Comparison(BinaryElementwise):
@@ -102,14 +118,7 @@ class Select(OpSpec):
         cond = node.inputs[0].element_type
         if not (cond.is_dynamic or cond == Type.boolean):
             raise GraphError(f"node '{node.name}' (Select): condition must be boolean, got {cond}")
-        et = merged_type(node, (1, 2))
-        shapes = [i.shape for i in node.inputs]
-        if node.attrs["auto_broadcast"] == "none":
-            static = [s for s in shapes if s.rank_is_static]
-            if any(s != static[0] for s in static if s.is_static and static[0].is_static):
-                raise GraphError(f"node '{node.name}' (Select): shapes differ and auto_broadcast is none")
-            return [(et, static[0] if static else shapes[0])]
-        return [(et, broadcast_shapes(*shapes))]
+        return [(merged_type(node, (1, 2)), broadcast_operands(node))]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         cond, a, b = inputs

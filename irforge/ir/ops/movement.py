@@ -4,7 +4,7 @@ Shape-like inputs (targets, axes, repeats) are read with `partial_value`, so out
 graph allows: unknown dims stay dynamic instead of making the whole shape dynamic."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -429,12 +429,15 @@ class Broadcast(OpSpec):
     attrs = (Attr("mode", "str", "numpy", ("numpy", "explicit", "bidirectional")),)
     min_inputs = 2
     max_inputs = 3
+    ignores_axes_mapping: ClassVar[bool] = False  # whether a non-explicit mode may carry an unused axes_mapping
 
     def infer(self, node: "Node") -> list[TypedShape]:
         self.check_inputs(node)
         mode = node.attrs["mode"]
-        if (mode == "explicit") != (len(node.inputs) == 3):
-            raise op_error(node, "axes_mapping is required in explicit mode and only there")
+        if mode == "explicit" and len(node.inputs) < 3:
+            raise op_error(node, "explicit mode needs the axes_mapping input")
+        if mode != "explicit" and len(node.inputs) == 3 and not self.ignores_axes_mapping:
+            raise op_error(node, f"axes_mapping is only allowed in explicit mode, not {mode}")
         et, shape = node.inputs[0].element_type, node.inputs[0].shape
         target = shape_input(node, 1)
         if target is None:
@@ -475,6 +478,15 @@ class Broadcast(OpSpec):
                 placed[a] = x.shape[i] if x.ndim else 1
             x = x.reshape(placed)
         return [np.array(np.broadcast_to(x, target))]
+
+
+@register
+class Broadcast1(Broadcast):
+    """Broadcast-1: numpy and explicit modes; OpenVINO writes numpy mode with a placeholder third input."""
+
+    version = "opset1"
+    attrs = (Attr("mode", "str", "numpy", ("numpy", "explicit")),)
+    ignores_axes_mapping = True
 
 
 def _bidirectional_unknown(shape: PartialShape, n: int) -> PartialShape:

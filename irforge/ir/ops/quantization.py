@@ -8,7 +8,7 @@ import numpy as np
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
 from irforge.ir.ops._base import AUTO_BROADCAST, TypedShape, as_dtype
-from irforge.ir.shape import broadcast_shapes
+from irforge.ir.ops.logical import broadcast_operands
 
 if TYPE_CHECKING:
     from irforge.ir.graph import Node
@@ -48,9 +48,7 @@ class FakeQuantize(OpSpec):
         x = node.inputs[0]
         if not x.element_type.is_dynamic and not x.element_type.is_float:
             raise GraphError(f"node '{node.name}' (FakeQuantize): data must be floating point, got {x.element_type}")
-        if node.attrs["auto_broadcast"] == "none":
-            return [(x.element_type, x.shape)]
-        shape = broadcast_shapes(*(i.shape for i in node.inputs))
+        shape = broadcast_operands(node)
         if x.shape.rank_is_static and shape.rank_is_static and shape.rank != x.shape.rank:
             raise GraphError(f"node '{node.name}' (FakeQuantize): ranges of rank {shape.rank} do not broadcast to "
                              f"data of rank {x.shape.rank}")

@@ -9,6 +9,15 @@ from irforge.ir.graph import Output
 from irforge.ir.types import ElementType, Type
 
 
+def attr_type(ctx: NodeContext, name: str) -> ElementType:
+    """The element type an attribute (`to`, `output_dtype`) names; unsupported ONNX types are unsupported
+    attribute values of this node."""
+    try:
+        return element_type(ctx.attr(name))
+    except UnsupportedOpsError as e:
+        raise ctx.unsupported(f"'{name}': {e}") from None
+
+
 def _check(ctx: NodeContext, src: ElementType, dst: ElementType) -> None:
     if Type.string in (src, dst):
         raise ctx.unsupported(f"conversion from {src} to {dst} (string tensors)")
@@ -17,10 +26,7 @@ def _check(ctx: NodeContext, src: ElementType, dst: ElementType) -> None:
 @onnx_op("Cast")
 def cast(ctx: NodeContext) -> Output:
     x = ctx.input(0)
-    try:
-        to = element_type(ctx.attr("to"))
-    except UnsupportedOpsError as e:
-        raise ctx.unsupported(f"'to': {e}") from None
+    to = attr_type(ctx, "to")
     _check(ctx, x.element_type, to)
     return x if to == x.element_type else ctx.op("Convert", x, destination_type=to)
 

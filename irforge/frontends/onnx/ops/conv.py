@@ -97,15 +97,16 @@ def _static_spatial(ctx: NodeContext, value: Output, lead: int, what: str) -> li
 @onnx_op("ConvTranspose")
 def conv_transpose(ctx: NodeContext) -> Output:
     """ConvolutionBackpropData (GroupConvolutionBackpropData when group > 1). ONNX's output_shape and SAME
-    auto_pad place the padding themselves (SAME_UPPER: the odd pixel at the end; otherwise at the beginning);
-    with static spatial sizes that becomes explicit pads, output rows past the computed result (negative end
-    padding) becoming output_padding."""
+    auto_pad place the padding themselves (SAME_UPPER: the odd pixel at the end; otherwise at the beginning).
+    With static spatial sizes that becomes explicit pads; OpenVINO takes no negative pads, so output positions
+    past the computed result become output_padding (end) or a zero Pad of the result (beginning)."""
     x, w = ctx.input(0), ctx.input(1)
     nsp = num_spatial(ctx, (x, 2), (w, 2))
     attrs = window_attrs(ctx, nsp)
     output_padding = list(ctx.attr("output_padding", [0] * nsp))
     output_shape = ctx.attr("output_shape", None)
     auto_pad = attrs["auto_pad"]
+    extend = [0] * nsp  # zero rows to prepend (negative begin padding)
     if output_shape is not None or auto_pad in ("same_upper", "same_lower"):
         sizes = _static_spatial(ctx, x, 2, "data")
         kernel = _static_spatial(ctx, w, 2, "weights")
@@ -117,9 +118,8 @@ def conv_transpose(ctx: NodeContext) -> Output:
                   for v, s, p, k, d, o in zip(sizes, attrs["strides"], output_padding, kernel, attrs["dilations"], out)]
         begins = [t // 2 if auto_pad == "same_upper" else t - t // 2 for t in totals]
         ends = [t - b for t, b in zip(totals, begins)]
-        if min(begins) < 0:
-            raise ctx.unsupported(f"output_shape {out} needs negative begin padding")
-        attrs.update(auto_pad="explicit", pads_begin=begins, pads_end=[max(e, 0) for e in ends])
+        extend = [max(-b, 0) for b in begins]
+        attrs.update(auto_pad="explicit", pads_begin=[max(b, 0) for b in begins], pads_end=[max(e, 0) for e in ends])
         output_padding = [p - min(e, 0) for p, e in zip(output_padding, ends)]
     elif auto_pad == "valid":
         attrs.update(auto_pad="explicit", pads_begin=[0] * nsp, pads_end=[0] * nsp)
@@ -129,4 +129,8 @@ def conv_transpose(ctx: NodeContext) -> Output:
                           output_padding=output_padding, **attrs)
     else:
         out_node = ctx.op("ConvolutionBackpropData", x, w, output_padding=output_padding, **attrs)
+    if any(extend):
+        zeros = np.zeros(nsp + 2, dtype=np.int64)
+        out_node = ctx.op("Pad", out_node, ctx.const(np.concatenate([[0, 0], extend]).astype(np.int64)),
+                          ctx.const(zeros), pad_mode="constant")
     return _add_bias(ctx, out_node)

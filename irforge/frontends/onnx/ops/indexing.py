@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.movement import i64
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 from irforge.ir.types import Type
@@ -23,10 +24,10 @@ def _reduction(ctx: NodeContext) -> str:
 def slice_v1(ctx: NodeContext) -> Output:
     """Opset 1: starts/ends/axes attributes, unit steps."""
     starts = ctx.attr("starts")
-    inputs = [ctx.input(0), *(ctx.const(np.array(v, np.int64)) for v in (starts, ctx.attr("ends"), [1] * len(starts)))]
+    inputs = [ctx.input(0), *(i64(ctx, v) for v in (starts, ctx.attr("ends"), [1] * len(starts)))]
     axes = ctx.attr("axes", None)
     if axes is not None:
-        inputs.append(ctx.const(np.array(axes, np.int64)))
+        inputs.append(i64(ctx, axes))
     return ctx.op("Slice", *inputs)
 
 
@@ -44,7 +45,7 @@ def slice_op(ctx: NodeContext) -> Output:
 
 @onnx_op("Gather")
 def gather(ctx: NodeContext) -> Output:
-    return ctx.op("Gather", ctx.input(0), ctx.input(1), ctx.const(np.int64(ctx.attr("axis", 0))), batch_dims=0)
+    return ctx.op("Gather", ctx.input(0), ctx.input(1), i64(ctx, ctx.attr("axis", 0)), batch_dims=0)
 
 
 @onnx_op("GatherElements", since=11)
@@ -59,7 +60,7 @@ def gather_nd(ctx: NodeContext) -> Output:
 
 @onnx_op("ScatterElements", since=11)
 def scatter_elements(ctx: NodeContext) -> Output:
-    axis = ctx.const(np.int64(ctx.attr("axis", 0)))
+    axis = i64(ctx, ctx.attr("axis", 0))
     return ctx.op("ScatterElementsUpdate", ctx.input(0), ctx.input(1), ctx.input(2), axis,
                   reduction=_reduction(ctx), use_init_val=True)
 

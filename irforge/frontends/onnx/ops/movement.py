@@ -10,11 +10,16 @@ from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 
 
+def i64(ctx: NodeContext, value: object) -> Output:
+    """An int64 constant (shape-like operands)."""
+    return ctx.const(np.asarray(value, np.int64))
+
+
 def axes_operand(ctx: NodeContext, attr_until: int, index: int = 1) -> Output | None:
     """`axes` from the attribute before opset `attr_until`, from input `index` after (None when absent)."""
     if ctx.opset < attr_until:
         axes = ctx.attr("axes", None)
-        return None if axes is None else ctx.const(np.array(axes, np.int64))
+        return None if axes is None else i64(ctx, axes)
     return ctx.optional_input(index)
 
 
@@ -32,7 +37,7 @@ def expand(ctx: NodeContext) -> Output:
 
 @onnx_op("Reshape")
 def reshape_v1(ctx: NodeContext) -> Output:
-    return ctx.op("Reshape", ctx.input(0), ctx.const(np.array(ctx.attr("shape"), np.int64)), special_zero=True)
+    return ctx.op("Reshape", ctx.input(0), i64(ctx, ctx.attr("shape")), special_zero=True)
 
 
 @onnx_op("Reshape", since=5)
@@ -56,13 +61,13 @@ def flatten(ctx: NodeContext) -> Output:
         found = _flatten_target([d.to_int() for d in head], [d.to_int() for d in tail])
         if found is not None:
             target, special_zero = found
-            return ctx.op("Reshape", x, ctx.const(np.array(target, np.int64)), special_zero=special_zero)
+            return ctx.op("Reshape", x, i64(ctx, target), special_zero=special_zero)
     if axis in (0, 1):
-        return ctx.op("Reshape", x, ctx.const(np.array([1 - axis, -1], np.int64)), special_zero=True)
+        return ctx.op("Reshape", x, i64(ctx, [1 - axis, -1]), special_zero=True)
     dims = ctx.op("ShapeOf", x)
-    head = ctx.op("Slice", dims, *(ctx.const(np.array([v], np.int64)) for v in (0, axis, 1)))
-    first = ctx.op("ReduceProd", head, ctx.const(np.array([0], np.int64)), keep_dims=True)
-    target = ctx.op("Concat", first, ctx.const(np.array([-1], np.int64)), axis=0)
+    head = ctx.op("Slice", dims, *(i64(ctx, [v]) for v in (0, axis, 1)))
+    first = ctx.op("ReduceProd", head, i64(ctx, [0]), keep_dims=True)
+    target = ctx.op("Concat", first, i64(ctx, [-1]), axis=0)
     return ctx.op("Reshape", x, target, special_zero=False)
 
 
@@ -85,27 +90,35 @@ def _flatten_target(head: list[int], tail: list[int]) -> tuple[list[int], bool] 
 @onnx_op("Split")
 def split(ctx: NodeContext) -> list[Output]:
     """Explicit lengths (attribute before opset 13, input after; opset 1 took either) -> VariadicSplit;
-    otherwise equal parts -> Split, or, when opset 18's last part is smaller, VariadicSplit."""
+    otherwise equal parts -> Split, except that opset 18's num_outputs may leave a smaller last part
+    (VariadicSplit with lengths computed from the dim when it is dynamic)."""
     x = ctx.input(0)
     axis = ctx.attr("axis", 0)
     if ctx.opset >= 13 or (ctx.opset == 1 and ctx.has_input(1)):
         lengths = ctx.optional_input(1)
     else:
         attr = ctx.attr("split", None)
-        lengths = None if attr is None else ctx.const(np.array(attr, np.int64))
+        lengths = None if attr is None else i64(ctx, attr)
     if lengths is not None:
-        return list(ctx.make("VariadicSplit", [x, ctx.const(np.int64(axis)), lengths]).outputs)
+        return list(ctx.make("VariadicSplit", [x, i64(ctx, axis), lengths]).outputs)
     n = ctx.attr("num_outputs", ctx.num_outputs)
-    if x.shape.rank_is_static:
-        dim = x.shape[axis]
-        if dim.is_static and dim.min % n:
-            chunk = -(-dim.min // n)
-            sizes = [chunk] * (n - 1) + [dim.min - chunk * (n - 1)]
-            if sizes[-1] < 0:
-                raise ctx.unsupported(f"splitting a dimension of {dim.min} into {n} parts")
-            return list(ctx.make("VariadicSplit", [x, ctx.const(np.int64(axis)),
-                                                   ctx.const(np.array(sizes, np.int64))]).outputs)
-    return list(ctx.make("Split", [x, ctx.const(np.int64(axis))], num_splits=n).outputs)
+    dim = x.shape[axis] if x.shape.rank_is_static else None
+    if ctx.opset < 18 or (dim is not None and dim.is_static and dim.min % n == 0):
+        return list(ctx.make("Split", [x, i64(ctx, axis)], num_splits=n).outputs)
+    return list(ctx.make("VariadicSplit", [x, i64(ctx, axis), _chunk_lengths(ctx, x, axis, n)]).outputs)
+
+
+def _chunk_lengths(ctx: NodeContext, x: Output, axis: int, n: int) -> Output:
+    """Opset 18 num_outputs: parts of ceil(dim / n), the last one taking the rest (smaller when uneven)."""
+    dim = x.shape[axis] if x.shape.rank_is_static else None
+    if dim is not None and dim.is_static:
+        chunk = -(-dim.min // n)
+        if dim.min - chunk * (n - 1) < 0:
+            raise ctx.unsupported(f"splitting a dimension of {dim.min} into {n} parts")
+        return i64(ctx, [chunk] * (n - 1) + [-1])
+    size = ctx.op("Gather", ctx.op("ShapeOf", x), i64(ctx, [axis]), i64(ctx, 0))
+    chunk = ctx.op("Divide", ctx.op("Add", size, i64(ctx, n - 1)), i64(ctx, n))
+    return ctx.op("Concat", ctx.op("Broadcast", chunk, i64(ctx, [n - 1])), i64(ctx, [-1]), axis=0)
 
 
 @onnx_op("Squeeze")
@@ -132,12 +145,11 @@ def _unsqueeze_runtime_axes(ctx: NodeContext, x: Output, axes: Output) -> Output
     target[p] = keep[p] ? dims[cumsum[p]] : 1."""
     rank, k = x.shape.rank, int(np.prod(axes.shape.to_shape()))
     n = rank + k
-    i64 = lambda v: ctx.const(np.asarray(v, np.int64))  # noqa: E731
-    axes = ctx.op("FloorMod", ctx.op("Reshape", axes, i64([k]), special_zero=False), i64(n))
-    keep = ctx.op("ScatterElementsUpdate", i64(np.ones(n)), axes, i64(np.zeros(k)), i64(0))
-    source = ctx.op("CumSum", keep, i64(0), exclusive=True)
-    dims = ctx.op("Gather", ctx.op("ShapeOf", x), source, i64(0))
-    target = ctx.op("Add", ctx.op("Multiply", dims, keep), ctx.op("Subtract", i64(1), keep))
+    axes = ctx.op("FloorMod", ctx.op("Reshape", axes, i64(ctx, [k]), special_zero=False), i64(ctx, n))
+    keep = ctx.op("ScatterElementsUpdate", i64(ctx, np.ones(n)), axes, i64(ctx, np.zeros(k)), i64(ctx, 0))
+    source = ctx.op("CumSum", keep, i64(ctx, 0), exclusive=True)
+    dims = ctx.op("Gather", ctx.op("ShapeOf", x), source, i64(ctx, 0))
+    target = ctx.op("Add", ctx.op("Multiply", dims, keep), ctx.op("Subtract", i64(ctx, 1), keep))
     return ctx.op("Reshape", x, target, special_zero=False)
 
 
@@ -157,11 +169,10 @@ def _tile_runtime_repeats(ctx: NodeContext, x: Output, repeats: Output) -> Outpu
     [d0, d1, ...] -> unsqueeze to [1, d0, 1, d1, ...] -> broadcast to [r0, d0, r1, d1, ...] -> reshape to
     [r0*d0, r1*d1, ...]."""
     rank = x.shape.rank
-    i64 = lambda v: ctx.const(np.asarray(v, np.int64))  # noqa: E731
-    spread = ctx.op("Unsqueeze", x, i64(np.arange(0, 2 * rank, 2)))
+    spread = ctx.op("Unsqueeze", x, i64(ctx, np.arange(0, 2 * rank, 2)))
     dims = ctx.op("ShapeOf", x)
-    pairs = ctx.op("Concat", *(ctx.op("Unsqueeze", v, i64([1])) for v in (repeats, dims)), axis=1)
-    wide = ctx.op("Broadcast", spread, ctx.op("Reshape", pairs, i64([2 * rank]), special_zero=False), mode="numpy")
+    pairs = ctx.op("Concat", *(ctx.op("Unsqueeze", v, i64(ctx, [1])) for v in (repeats, dims)), axis=1)
+    wide = ctx.op("Broadcast", spread, ctx.op("Reshape", pairs, i64(ctx, [2 * rank]), special_zero=False), mode="numpy")
     return ctx.op("Reshape", wide, ctx.op("Multiply", repeats, dims), special_zero=False)
 
 
@@ -173,4 +184,4 @@ def transpose(ctx: NodeContext) -> Output:
     perm = ctx.attr("perm", None)
     if perm is None:
         perm = list(range(x.shape.rank))[::-1] if x.shape.rank_is_static else []
-    return ctx.op("Transpose", x, ctx.const(np.array(perm, np.int64)))
+    return ctx.op("Transpose", x, i64(ctx, perm))

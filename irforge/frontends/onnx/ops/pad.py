@@ -9,7 +9,7 @@ from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 from irforge.ir.types import Type
 
-Pads = "np.ndarray | Output"  # known at conversion time, or an i64 [rank] tensor
+Pads = np.ndarray | Output  # full-rank pads known at conversion time, or an i64 [rank] tensor
 
 
 def _mode(ctx: NodeContext, allowed: tuple[str, ...]) -> str:
@@ -25,13 +25,19 @@ def _pad(ctx: NodeContext, begin: Pads, end: Pads, value: Output | None, mode: s
     return ctx.op("Pad", *inputs, pad_mode=mode)
 
 
+def _element(ctx: NodeContext, v: Pads, i: int) -> Output:
+    """Element `i` of a vector (known or a tensor) as a scalar tensor."""
+    if isinstance(v, np.ndarray):
+        return ctx.const(np.int64(v[i]))
+    return ctx.op("Gather", v, ctx.const(np.int64(i)), ctx.const(np.int64(0)))
+
+
 def _wrap(ctx: NodeContext, begin: Pads, end: Pads) -> Output:
     """Circular padding: along each axis, output position o reads input (o - pad_begin) mod size
     (negative pads crop)."""
     x = ctx.input(0)
     if not x.shape.rank_is_static:
         raise ctx.unsupported("mode='wrap' with an input of dynamic rank")
-    zero = ctx.const(np.int64(0))
     known = isinstance(begin, np.ndarray) and isinstance(end, np.ndarray)
     for axis, dim in enumerate(x.shape.dims):
         if known and begin[axis] == 0 and end[axis] == 0:
@@ -40,14 +46,13 @@ def _wrap(ctx: NodeContext, begin: Pads, end: Pads) -> Output:
         if known and dim.is_static:
             indices = ctx.const(np.arange(-begin[axis], dim.min + end[axis], dtype=np.int64) % max(dim.min, 1))
         else:
-            pb, pe = (ctx.op("Gather", p if isinstance(p, Output) else ctx.const(p), axis_c, zero)
-                      for p in (begin, end))
             if dim.is_static:
                 size = ctx.const(np.int64(dim.min))
             else:
-                size = ctx.op("Gather", ctx.op("ShapeOf", x, output_type=Type.i64), axis_c, zero)
-            positions = ctx.op("Range", ctx.op("Negative", pb), ctx.op("Add", size, pe), ctx.const(np.int64(1)),
-                               output_type=Type.i64)
+                size = _element(ctx, ctx.op("ShapeOf", ctx.input(0), output_type=Type.i64), axis)
+            start = ctx.op("Negative", _element(ctx, begin, axis))
+            stop = ctx.op("Add", size, _element(ctx, end, axis))
+            positions = ctx.op("Range", start, stop, ctx.const(np.int64(1)), output_type=Type.i64)
             indices = ctx.op("FloorMod", positions, size)
         x = ctx.op("Gather", x, indices, axis_c)
     return x

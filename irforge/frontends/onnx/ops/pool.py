@@ -38,15 +38,45 @@ def _pool_attrs(ctx: NodeContext) -> tuple[Output, dict[str, Any]]:
     return x, attrs
 
 
+def _clipped_window_scale(ctx: NodeContext, x: Output, attrs: dict[str, Any]) -> Output | None:
+    """ONNX (like torch) divides a count_include_pad window that reaches past the end padding (ceil_mode) by
+    its taps inside the padded input; OpenVINO's AvgPool with pads divides by the whole kernel. For static
+    sizes this returns the per-output correction kernel_size / clipped_count ([1, 1, *out]); None when no
+    window reaches past the padding or no padding is present (OpenVINO then counts the real taps already)."""
+    shape = x.shape
+    if attrs["rounding_type"] == "floor" or not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+        return None
+    sizes = [d.min for d in shape.dims[2:]]
+    strides, dilations = attrs["strides"], attrs["dilations"]
+    kd = [dilated(k, d) for k, d in zip(attrs["kernel"], dilations)]
+    pb, pe = resolve_pads(sizes, kd, strides, attrs["auto_pad"], attrs["pads_begin"], attrs["pads_end"])
+    if not any(pb) and not any(pe):
+        return None
+    out = [pool_out_size(*args, attrs["rounding_type"]) for args in zip(sizes, kd, strides, pb, pe)]
+    if all((o - 1) * s + k <= v + b + e for o, s, k, v, b, e in zip(out, strides, kd, sizes, pb, pe)):
+        return None
+    count = np.ones((), dtype=np.int64)
+    for o, s, k, d, v, b, e in zip(out, strides, attrs["kernel"], dilations, sizes, pb, pe):
+        taps = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d  # padded coordinates
+        count = np.multiply.outer(count, (taps < v + b + e).sum(axis=1))
+    if x.element_type.name not in ("f16", "f32", "f64"):
+        raise ctx.unsupported(f"count_include_pad with ceil_mode windows past the padding on {x.element_type}")
+    scale = np.prod(attrs["kernel"]) / np.maximum(count, 1)
+    return ctx.const(scale.reshape(1, 1, *out).astype(x.element_type.dtype))
+
+
 @onnx_op("AveragePool")
 def average_pool(ctx: NodeContext) -> Output:
     """AvgPool-1, or AvgPool-14 for ceil_torch rounding, or AvgPool-16 for dilations."""
     x, attrs = _pool_attrs(ctx)
     attrs["exclude-pad"] = not ctx.attr("count_include_pad", 0)
+    scale = None if attrs["exclude-pad"] else _clipped_window_scale(ctx, x, attrs)
     dilations = attrs.pop("dilations")
     if any(d != 1 for d in dilations):
-        return ctx.op("AvgPool", x, version="opset16", dilations=dilations, **attrs)
-    return ctx.op("AvgPool", x, version="opset14" if attrs["rounding_type"] == "ceil_torch" else "opset1", **attrs)
+        out = ctx.op("AvgPool", x, version="opset16", dilations=dilations, **attrs)
+    else:
+        out = ctx.op("AvgPool", x, version="opset14" if attrs["rounding_type"] == "ceil_torch" else "opset1", **attrs)
+    return out if scale is None else ctx.op("Multiply", out, scale)
 
 
 def _column_major(ctx: NodeContext, index: Output, sizes: list[int]) -> Output:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.cast import attr_type
 from irforge.frontends.onnx.registry import onnx_op
-from irforge.frontends.onnx.types import element_type
 from irforge.ir.graph import Node, Output
 from irforge.ir.ops._base import normalize_axis
 from irforge.ir.types import ElementType, Type
@@ -93,8 +93,7 @@ def _quantized_type(ctx: NodeContext) -> ElementType:
     zp = ctx.optional_input(2)
     if zp is not None:
         return zp.element_type
-    to = ctx.attr("output_dtype", 0)
-    return element_type(to) if to else Type.u8
+    return attr_type(ctx, "output_dtype") if ctx.attr("output_dtype", 0) else Type.u8
 
 
 def _check_integer(ctx: NodeContext, et: ElementType) -> None:
@@ -132,8 +131,7 @@ def _quantize_of(q: Output) -> Node | None:
 @onnx_op("DequantizeLinear", since=10)
 def dequantize_linear(ctx: NodeContext) -> Output:
     q = ctx.input(0)
-    to = ctx.attr("output_dtype", 0)
-    out_type = element_type(to) if to else ctx.input(1).element_type
+    out_type = attr_type(ctx, "output_dtype") if ctx.attr("output_dtype", 0) else ctx.input(1).element_type
     fq = _quantize_of(q)
     if fq is not None:
         scale, zp = _params(ctx, q, fq.outputs[0].element_type)

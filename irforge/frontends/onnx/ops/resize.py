@@ -10,6 +10,7 @@ from irforge.frontends.onnx.context import NodeContext
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 from irforge.ir.ops._base import normalize_axis
+from irforge.ir.ops.interpolate import scaled_size
 from irforge.ir.types import Type
 
 _MODES = {"nearest": "nearest", "linear": "linear_onnx", "cubic": "cubic"}
@@ -72,9 +73,12 @@ def _downsamples(ctx: NodeContext, values: np.ndarray | None, by_sizes: bool, ax
     return any(int(s) < shape[a].min for s, a in zip(np.asarray(values).reshape(-1), axes))
 
 
-def _keep_aspect_ratio(ctx: NodeContext, policy: str, axes: list[int]) -> Output:
-    """Sizes for keep_aspect_ratio_policy: one scale, min (not_larger) or max (not_smaller) of sizes / input
-    sizes, applied to every axis: out = round_half_up(scale * in)."""
+def _keep_aspect_ratio(ctx: NodeContext, policy: str, axes: list[int]) -> tuple[Output, bool]:
+    """(sizes or scales, whether sizes) for keep_aspect_ratio_policy: ONNX takes one scale, the min (not_larger)
+    or max (not_smaller) of sizes / input sizes, makes each output size round_half_up(scale * in) and maps
+    coordinates with that scale. Interpolate in `scales` mode does exactly that when its floored sizes agree,
+    which can be checked for constant sizes; otherwise the sizes are passed, and coordinates then follow each
+    axis' own out / in ratio (the same for nearest with whole ratios, slightly shifted otherwise)."""
     shape = ctx.input(0).shape
     if not shape.rank_is_static or any(shape[a].is_dynamic for a in axes):
         raise ctx.unsupported(f"keep_aspect_ratio_policy='{policy}' with dynamic input sizes")
@@ -83,13 +87,16 @@ def _keep_aspect_ratio(ctx: NodeContext, policy: str, axes: list[int]) -> Output
     if sizes is not None:
         ratio = np.asarray(sizes, np.float32).reshape(-1) / in_dims
         scale = ratio.min() if policy == "not_larger" else ratio.max()
-        return ctx.const(np.floor(scale * in_dims + 0.5).astype(np.int64))
+        out = np.floor(scale * in_dims + 0.5).astype(np.int64)
+        if all(scaled_size(int(d), scale) == o for d, o in zip(in_dims, out)):
+            return ctx.const(np.full(len(axes), scale, np.float32)), False
+        return ctx.const(out), True
     reduce = "ReduceMin" if policy == "not_larger" else "ReduceMax"
     in_const = ctx.const(in_dims)
     ratio = ctx.op("Divide", ctx.op("Convert", ctx.input(3), destination_type=Type.f32), in_const)
     scale = ctx.op(reduce, ratio, ctx.const(np.array([0], np.int64)), keep_dims=True)
     rounded = ctx.op("Floor", ctx.op("Add", ctx.op("Multiply", scale, in_const), ctx.const(np.float32(0.5))))
-    return ctx.op("Convert", rounded, destination_type=Type.i64)
+    return ctx.op("Convert", rounded, destination_type=Type.i64), True
 
 
 @onnx_op("Resize", since=11)
@@ -125,7 +132,7 @@ def resize_v11(ctx: NodeContext) -> Output:
     if by_sizes and policy != "stretch":
         if policy not in ("not_larger", "not_smaller"):
             raise ctx.unsupported(f"keep_aspect_ratio_policy='{policy}'")
-        values = _keep_aspect_ratio(ctx, policy, all_axes)
+        values, by_sizes = _keep_aspect_ratio(ctx, policy, all_axes)
     return _interpolate(
         ctx, values, axes, mode=_MODES[mode], shape_calculation_mode="sizes" if by_sizes else "scales",
         coordinate_transformation_mode=coord, nearest_mode=ctx.attr("nearest_mode", "round_prefer_floor"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.movement import i64
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 from irforge.ir.types import Type
@@ -19,13 +20,13 @@ def shape(ctx: NodeContext) -> Output:
     if start == 0 and end is None:
         return dims
     bounds = (start, _INT64_MAX if end is None else end, 1, 0)
-    return ctx.op("Slice", dims, *(ctx.const(np.array([v], np.int64)) for v in bounds))
+    return ctx.op("Slice", dims, *(i64(ctx, [v]) for v in bounds))
 
 
 @onnx_op("Size")
 def size(ctx: NodeContext) -> Output:
     dims = ctx.op("ShapeOf", ctx.input(0), output_type=Type.i64)
-    return ctx.op("ReduceProd", dims, ctx.const(np.int64(0)), keep_dims=False)
+    return ctx.op("ReduceProd", dims, i64(ctx, 0), keep_dims=False)
 
 
 @onnx_op("Range", since=11)
