@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
 
@@ -12,7 +13,7 @@ class ElementType:
 
     name: str
     precision: str
-    dtype: np.dtype | None  # storage dtype of a tensor of this type (None: no NumPy storage, e.g. dynamic)
+    dtype: np.dtype | None  # NumPy dtype of values of this type (bf16/f8: ml_dtypes; None: dynamic)
     bits: int
 
     @property
@@ -46,7 +47,7 @@ class Type:
     """Namespace of the element types: `Type.f32`, `Type.i64`, ..."""
 
     boolean = _t("boolean", "BOOL", np.bool_, 8)
-    bf16 = _t("bf16", "BF16", np.uint16, 16)  # stored as raw 16-bit patterns
+    bf16 = _t("bf16", "BF16", ml_dtypes.bfloat16, 16)
     f16 = _t("f16", "FP16", np.float16, 16)
     f32 = _t("f32", "FP32", np.float32, 32)
     f64 = _t("f64", "FP64", np.float64, 64)
@@ -61,6 +62,8 @@ class Type:
     u16 = _t("u16", "U16", np.uint16, 16)
     u32 = _t("u32", "U32", np.uint32, 32)
     u64 = _t("u64", "U64", np.uint64, 64)
+    f8e4m3 = _t("f8e4m3", "F8E4M3", ml_dtypes.float8_e4m3fn, 8)
+    f8e5m2 = _t("f8e5m2", "F8E5M2", ml_dtypes.float8_e5m2, 8)
     string = _t("string", "STRING", np.object_, 0)
     dynamic = _t("dynamic", "UNSPECIFIED", None, 0)
 
@@ -103,4 +106,7 @@ _BY_DTYPE = {
     np.dtype(np.uint32): Type.u32,
     np.dtype(np.uint64): Type.u64,
     np.dtype(np.object_): Type.string,
+    np.dtype(ml_dtypes.bfloat16): Type.bf16,
+    np.dtype(ml_dtypes.float8_e4m3fn): Type.f8e4m3,
+    np.dtype(ml_dtypes.float8_e5m2): Type.f8e5m2,
 }

@@ -104,7 +104,9 @@ def pack_constant(data: np.ndarray, et: ElementType) -> bytes:
         return np.packbits(flat.astype(bool)).tobytes()
     if et.name == "string":
         raise GraphError("string constants are not supported in IR files")
-    return flat.astype(flat.dtype.newbyteorder("<"), copy=False).tobytes()
+    if flat.dtype.byteorder == ">":
+        flat = flat.astype(flat.dtype.newbyteorder("<"))
+    return flat.tobytes()
 
 
 def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray:
@@ -119,7 +121,7 @@ def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray
     if et.name == "u1":
         return np.unpackbits(np.frombuffer(raw, np.uint8))[:count].reshape(shape)
     assert et.dtype is not None
-    return np.frombuffer(raw, et.dtype.newbyteorder("<"), count).astype(et.dtype).reshape(shape)
+    return np.frombuffer(raw, et.dtype, count).reshape(shape).copy()
 
 
 def constant_nbytes(et: ElementType, shape: list[int]) -> int:

@@ -121,7 +121,7 @@ def _check_input(param: Output, value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if not isinstance(value, np.ndarray) and et.dtype is not None and arr.dtype != et.dtype:
         arr = arr.astype(et.dtype)  # plain Python values take the input's type
-    if et.dtype is not None and et.name != "bf16" and arr.dtype != et.dtype:
+    if et.dtype is not None and arr.dtype != et.dtype:
         raise InferenceError(f"input '{param.name}' expects {et}[{param.shape}], got {arr.dtype}{list(arr.shape)}")
     if not param.shape.compatible(arr.shape):
         raise InferenceError(f"input '{param.name}' expects {et}[{param.shape}], got {et}{list(arr.shape)}")

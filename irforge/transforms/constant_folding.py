@@ -48,7 +48,7 @@ class ConstantFolding(Pass):
                 if not out.uses:
                     continue
                 arr = np.asarray(value)
-                if out.element_type.dtype is not None and out.element_type.name != "bf16":
+                if out.element_type.dtype is not None:
                     arr = arr.astype(out.element_type.dtype, copy=False)
                 new = constant(arr, name=node.name if len(node.outputs) == 1 else f"{node.name}:{out.index}")
                 out.replace_all_uses_with(new)

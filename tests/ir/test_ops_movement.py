@@ -159,7 +159,8 @@ _N = np.newaxis
     (np.s_[-100:100, 3:-5:-1, :-1], [-100, 3, 0], [100, -5, -1], [1, -1, 1], dict(begin_mask=[0, 0, 1])),
     (np.s_[1:3], [1], [3], [1], {}),
 ], ids=lambda v: str(v) if isinstance(v, tuple) else None)
-def test_strided_slice_masks_match_numpy_indexing(index, begin, end, stride, masks) -> None:  # type: ignore[no-untyped-def]
+def test_strided_slice_masks_match_numpy_indexing(index: tuple, begin: list[int], end: list[int], stride: list[int],
+                                                  masks: dict[str, list[int]]) -> None:
     value = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
     want = value[index]
     for shape in ("4,5,6", "?,5,?"):
@@ -371,7 +372,8 @@ def test_reads_the_ir_openvino_writes_for_these_ops(tmp_path) -> None:  # type: 
         opset15.scatter_nd_update(x, k([[0, 2]]), k(np.ones((1, 4)), np.float32), "sub"),
         opset12.scatter_elements_update(x, zeros, x, k(0), "mean", False),
         opset3.non_zero(x, "i32"), opset3.shape_of(x, "i32"), opset1.shape_of(x),
-        opset4.range(k(1), k(9), k(3), "f32"), opset1.range(k(5.0, np.float32), k(1.0, np.float32), k(-1.5, np.float32)),
+        opset4.range(k(1), k(9), k(3), "f32"),
+        opset1.range(k(5.0, np.float32), k(1.0, np.float32), k(-1.5, np.float32)),
     ]
     path = tmp_path / "ov.xml"
     ov.save_model(ov.Model([o if isinstance(o, ov.Output) else o.output(0) for o in outs], [x, i]), str(path))

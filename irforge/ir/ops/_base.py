@@ -51,7 +51,7 @@ def merged_type(node: "Node", indexes: tuple[int, ...] = (0, 1)) -> ElementType:
 
 def as_dtype(arr: np.ndarray, et: ElementType) -> np.ndarray:
     """`arr` as the NumPy storage dtype of `et` (no copy when it already is)."""
-    if et.dtype is None or et.name == "bf16" or arr.dtype == et.dtype:
+    if et.dtype is None or arr.dtype == et.dtype:
         return arr
     return arr.astype(et.dtype)
 

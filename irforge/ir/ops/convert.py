@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
-    """bf16 raw 16-bit patterns (irforge's bf16 storage) to float32."""
+    """bf16 raw 16-bit patterns to float32."""
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
@@ -42,12 +42,10 @@ def convert(x: np.ndarray, src: ElementType, dst: ElementType) -> np.ndarray:
         return x
     if Type.string in (src, dst):
         raise GraphError(f"Convert between {src} and {dst} is not supported")
-    if src.name == "bf16":
-        x, src = bf16_to_f32(x), Type.f32
+    if src.name in ("bf16", "f8e4m3", "f8e5m2"):
+        x, src = x.astype(np.float32), Type.f32
     if dst.name == "boolean":
         return x != 0
-    if dst.name == "bf16":
-        return f32_to_bf16(x.astype(np.float32))
     if dst.is_float:
         return x.astype(dst.dtype)
     with np.errstate(all="ignore"):

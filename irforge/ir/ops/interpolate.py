@@ -13,6 +13,7 @@ import numpy as np
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
 from irforge.ir.ops._base import TypedShape, normalize_axis
+from irforge.ir.ops.convolution import from_compute, to_compute
 from irforge.ir.shape import Dimension, PartialShape
 
 if TYPE_CHECKING:
@@ -297,14 +298,16 @@ class _InterpolateBase(OpSpec):
         return Resize(axes, scales, padded, out_shape)
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        x = inputs[0]
+        et = node.outputs[0].element_type
+        x = to_compute(inputs[0], et) if et.name == "bf16" else inputs[0]
         plan = self.plan(node, inputs)
         pb = fit_pads(node.attrs["pads_begin"], x.ndim)
         if any(pb) or any(fit_pads(node.attrs["pads_end"], x.ndim)):
             padded = np.zeros(plan.padded, dtype=x.dtype)
             padded[tuple(slice(b, b + d) for b, d in zip(pb, x.shape))] = x
             x = padded
-        return [np.ascontiguousarray(interpolate(x, plan, node.attrs))]
+        out = interpolate(x, plan, node.attrs)
+        return [np.ascontiguousarray(from_compute(out, et, inputs[0]) if et.name == "bf16" else out)]
 
 
 @register

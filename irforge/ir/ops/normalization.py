@@ -7,15 +7,11 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, as_dtype, merged_type, normalize_axis, same_as_input
+from irforge.ir.ops._base import TypedShape, merged_type, normalize_axis, same_as_input
+from irforge.ir.ops.convolution import from_compute, to_compute
 
 if TYPE_CHECKING:
     from irforge.ir.graph import Node
-
-
-def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """The float type a normalization is computed in: at least f32 (f16 inputs are widened)."""
-    return np.result_type(dtype, np.float32)
 
 
 def reduction_axes(node: "Node", values: np.ndarray, rank: int) -> tuple[int, ...]:
@@ -56,12 +52,12 @@ class BatchNormInference(OpSpec):
         return [(et, data)]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        x, gamma, beta, mean, var = inputs
-        ct = compute_dtype(x.dtype)
+        et = node.outputs[0].element_type
+        x, gamma, beta, mean, var = (to_compute(a, et) for a in inputs)
         shape = (-1,) + (1,) * (x.ndim - 2)  # per-channel values broadcast over axis 1
-        g, b, m, v = (np.asarray(a, ct).reshape(shape) for a in (gamma, beta, mean, var))
-        y = (x.astype(ct) - m) / np.sqrt(v + ct.type(node.attrs["epsilon"])) * g + b
-        return [as_dtype(y, node.outputs[0].element_type)]
+        g, b, m, v = (a.reshape(shape) for a in (gamma, beta, mean, var))
+        y = (x - m) / np.sqrt(v + x.dtype.type(node.attrs["epsilon"])) * g + b
+        return [from_compute(y, et, inputs[0])]
 
 
 @register
@@ -84,19 +80,18 @@ class MVN(OpSpec):
         return same_as_input(node)
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        x, axes = inputs
-        axes_t = reduction_axes(node, axes, x.ndim)
-        ct = compute_dtype(x.dtype)
-        xc = x.astype(ct)
-        centered = xc - xc.mean(axis=axes_t, keepdims=True)
+        et = node.outputs[0].element_type
+        x = to_compute(inputs[0], et)
+        axes = reduction_axes(node, inputs[1], x.ndim)
+        centered = x - x.mean(axis=axes, keepdims=True)
         if node.attrs["normalize_variance"]:
-            var = np.mean(np.square(centered), axis=axes_t, keepdims=True)
-            eps = ct.type(node.attrs["eps"])
+            var = np.mean(np.square(centered), axis=axes, keepdims=True)
+            eps = x.dtype.type(node.attrs["eps"])
             if node.attrs["eps_mode"] == "INSIDE_SQRT":
                 centered = centered / np.sqrt(var + eps)
             else:
                 centered = centered / (np.sqrt(var) + eps)
-        return [as_dtype(centered, node.outputs[0].element_type)]
+        return [from_compute(centered, et, inputs[0])]
 
 
 @register
@@ -115,11 +110,9 @@ class NormalizeL2(OpSpec):
         return same_as_input(node)
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        x, axes = inputs
-        axes_t = reduction_axes(node, axes, x.ndim)
-        ct = compute_dtype(x.dtype)
-        xc = x.astype(ct)
-        sq = np.sum(np.square(xc), axis=axes_t, keepdims=True)
-        eps = ct.type(node.attrs["eps"])
+        et = node.outputs[0].element_type
+        x = to_compute(inputs[0], et)
+        sq = np.sum(np.square(x), axis=reduction_axes(node, inputs[1], x.ndim), keepdims=True)
+        eps = x.dtype.type(node.attrs["eps"])
         denom = np.sqrt(sq + eps if node.attrs["eps_mode"] == "add" else np.maximum(sq, eps))
-        return [as_dtype(xc / denom, node.outputs[0].element_type)]
+        return [from_compute(x / denom, et, inputs[0])]

@@ -88,15 +88,11 @@ class _PadBase(OpSpec):
                 raise GraphError(f"node '{node.name}' (Pad): {len(pads)} pads for a rank-{rank} input")
             if pads is not None and not self.allow_negative and min(pads, default=0) < 0:
                 raise GraphError(f"node '{node.name}' (Pad-1): negative pads need Pad-12")
-        dims = []
-        for axis in range(rank):
-            d = data.shape[axis] if data.shape.rank_is_static else Dimension()
-            if begin is None or end is None:
-                dims.append(Dimension())
-            elif d.is_static:
-                dims.append(Dimension.of(max(d.min + begin[axis] + end[axis], 0)))
-            else:
-                dims.append(Dimension())
+        in_dims = data.shape.dims if data.shape.rank_is_static else (Dimension(),) * rank
+        if begin is None or end is None:
+            return [(data.element_type, PartialShape.dynamic(rank))]
+        dims = [Dimension.of(max(d.min + b + e, 0)) if d.is_static else Dimension()
+                for d, b, e in zip(in_dims, begin, end)]
         return [(data.element_type, PartialShape(dims))]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:

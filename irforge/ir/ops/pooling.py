@@ -170,8 +170,12 @@ class _MaxPoolBase(_PoolBase):
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         x = inputs[0]
+        et = node.outputs[0].element_type
         axis = normalize_axis(node.attrs["axis"], x.ndim, node) if self.with_indices else 0
-        values, index = max_pool(x, _Window(node, x.shape), axis)
+        bf16 = et.name == "bf16"  # compare bf16 as f32, not as raw bit patterns
+        values, index = max_pool(to_compute(x, et) if bf16 else x, _Window(node, x.shape), axis)
+        if bf16:
+            values = from_compute(values, et, x)
         if not self.with_indices:
             return [values]
         return [values, index.astype(node.outputs[1].element_type.dtype)]

@@ -139,11 +139,7 @@ def merge_dim(a: Dimension, b: Dimension) -> Dimension:
 
 
 def numpy_dtype(et: ElementType) -> np.dtype:
-    """The dtype a kernel creates values of `et` in (bf16 uses ml_dtypes' bfloat16, as REF inputs do)."""
-    if et.name == "bf16":
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
+    """The dtype a kernel creates values of `et` in."""
     assert et.dtype is not None, et
     return et.dtype
 

@@ -41,9 +41,15 @@ def window_attrs(ctx: NodeContext, nsp: int) -> dict[str, Any]:
     }
 
 
+def stored_value(value: Output) -> np.ndarray | None:
+    """The data of a Constant (not of a foldable sub-graph: reshaping dequantized weights here would lose the
+    quantization pattern the INT8 path looks for)."""
+    return value.node.data if value.node.type == "Constant" else None
+
+
 def _grouped_filters(ctx: NodeContext, w: Output, groups: int) -> Output:
     """Split the first weights axis into (groups, rest): [G*A, B, *K] -> [G, A, B, *K]."""
-    value = w.constant_value()
+    value = stored_value(w)
     if value is not None:
         return ctx.const(value.reshape(groups, -1, *value.shape[1:]))
     if not w.shape.is_static:
@@ -56,7 +62,7 @@ def _grouped_filters(ctx: NodeContext, w: Output, groups: int) -> Output:
 def channel_bias(ctx: NodeContext, bias: Output, rank: int) -> Output:
     """A [C] bias as [1, C, 1, ...] so it broadcasts over an N,C,... tensor of `rank`."""
     shape = [1, -1] + [1] * (rank - 2)
-    value = bias.constant_value()
+    value = stored_value(bias)
     if value is not None:
         return ctx.const(value.reshape(shape))
     return ctx.op("Reshape", bias, ctx.const(np.array(shape, dtype=np.int64)), special_zero=False)

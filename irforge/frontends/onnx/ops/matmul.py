@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from irforge.frontends.onnx.context import NodeContext
+from irforge.frontends.onnx.ops.conv import stored_value
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 
@@ -37,7 +38,7 @@ def gemm(ctx: NodeContext) -> Output:
         return out
     node.name = ctx.conv.unique_name(f"{ctx.name}/WithoutBiases")
     if beta != 1.0:
-        value = c.constant_value()
+        value = stored_value(c)
         if value is not None:
             c = ctx.const((value * np.asarray(beta, dtype=value.dtype)).astype(value.dtype))
         else:

@@ -13,19 +13,30 @@ from irforge.ir.ops.convolution import dilated, resolve_pads
 from irforge.ir.ops.pooling import pool_out_size
 
 
+Geometry = tuple[list[int], list[int], list[int], list[int]]
+
+
+def _static_geometry(x: Output, kernel: list[int], attrs: dict[str, Any]) -> Geometry | None:
+    """(spatial sizes, dilated kernel, pads_begin, pads_end) when the spatial input sizes are static."""
+    shape = x.shape
+    if not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+        return None
+    sizes = [d.min for d in shape.dims[2:]]
+    kd = [dilated(k, d) for k, d in zip(kernel, attrs["dilations"])]
+    pb, pe = resolve_pads(sizes, kd, attrs["strides"], attrs["auto_pad"], attrs["pads_begin"], attrs["pads_end"])
+    return sizes, kd, pb, pe
+
+
 def _rounding(ctx: NodeContext, x: Output, kernel: list[int], attrs: dict[str, Any]) -> str:
     """ONNX ceil_mode drops a last window that would start in the end padding: OpenVINO's `ceil_torch`. Plain
     `ceil` (available in older opsets) is used when that makes no difference for the static input sizes."""
     if not ctx.attr("ceil_mode", 0):
         return "floor"
-    shape = x.shape
-    if not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+    geometry = _static_geometry(x, kernel, attrs)
+    if geometry is None:
         return "ceil_torch"
-    sizes = [d.min for d in shape.dims[2:]]
-    kd = [dilated(k, d) for k, d in zip(kernel, attrs["dilations"])]
-    pb, pe = resolve_pads(sizes, kd, attrs["strides"], attrs["auto_pad"], attrs["pads_begin"], attrs["pads_end"])
     same = all(pool_out_size(*args, "ceil") == pool_out_size(*args, "ceil_torch")
-               for args in zip(sizes, kd, attrs["strides"], pb, pe))
+               for args in zip(geometry[0], geometry[1], attrs["strides"], *geometry[2:]))
     return "ceil" if same else "ceil_torch"
 
 
@@ -43,24 +54,22 @@ def _clipped_window_scale(ctx: NodeContext, x: Output, attrs: dict[str, Any]) ->
     its taps inside the padded input; OpenVINO's AvgPool with pads divides by the whole kernel. For static
     sizes this returns the per-output correction kernel_size / clipped_count ([1, 1, *out]); None when no
     window reaches past the padding or no padding is present (OpenVINO then counts the real taps already)."""
-    shape = x.shape
-    if attrs["rounding_type"] == "floor" or not shape.rank_is_static or not all(d.is_static for d in shape.dims[2:]):
+    geometry = _static_geometry(x, attrs["kernel"], attrs)
+    if attrs["rounding_type"] == "floor" or geometry is None:
         return None
-    sizes = [d.min for d in shape.dims[2:]]
-    strides, dilations = attrs["strides"], attrs["dilations"]
-    kd = [dilated(k, d) for k, d in zip(attrs["kernel"], dilations)]
-    pb, pe = resolve_pads(sizes, kd, strides, attrs["auto_pad"], attrs["pads_begin"], attrs["pads_end"])
+    sizes, kd, pb, pe = geometry
+    strides = attrs["strides"]
     if not any(pb) and not any(pe):
         return None
     out = [pool_out_size(*args, attrs["rounding_type"]) for args in zip(sizes, kd, strides, pb, pe)]
     if all((o - 1) * s + k <= v + b + e for o, s, k, v, b, e in zip(out, strides, kd, sizes, pb, pe)):
         return None
-    count = np.ones((), dtype=np.int64)
-    for o, s, k, d, v, b, e in zip(out, strides, attrs["kernel"], dilations, sizes, pb, pe):
-        taps = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d  # padded coordinates
-        count = np.multiply.outer(count, (taps < v + b + e).sum(axis=1))
     if x.element_type.name not in ("f16", "f32", "f64"):
         raise ctx.unsupported(f"count_include_pad with ceil_mode windows past the padding on {x.element_type}")
+    count = np.ones((), dtype=np.int64)
+    for o, s, k, d, v, b, e in zip(out, strides, attrs["kernel"], attrs["dilations"], sizes, pb, pe):
+        taps = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d  # padded coordinates
+        count = np.multiply.outer(count, (taps < v + b + e).sum(axis=1))
     scale = np.prod(attrs["kernel"]) / np.maximum(count, 1)
     return ctx.const(scale.reshape(1, 1, *out).astype(x.element_type.dtype))
 
