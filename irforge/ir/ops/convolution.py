@@ -84,21 +84,21 @@ def ints_or(values: Sequence[int] | None, default: int, n: int) -> list[int]:
 
 
 def to_compute(arr: np.ndarray, et: ElementType) -> np.ndarray:
-    """`arr` in a dtype NumPy computes well and exactly enough: f16/bf16 -> f32, integers -> int64."""
-    if et.name == "bf16":
-        return bf16_to_f32(arr) if arr.dtype == np.uint16 else arr.astype(np.float32)  # raw bits or ml_dtypes
-    if arr.dtype == np.float16:
+    """`arr` in a dtype NumPy computes well and exactly enough: 16/8-bit floats -> f32, integers -> int64."""
+    if et.name == "bf16" and arr.dtype == np.uint16:  # raw bf16 bit patterns
+        return bf16_to_f32(arr)
+    if et.is_float and arr.dtype.itemsize < 4:  # f16 and the ml_dtypes bf16/f8 types
         return arr.astype(np.float32)
     if arr.dtype.kind in "iub" and arr.dtype != np.uint64:
         return arr.astype(np.int64)
     return arr
 
 
-def from_compute(res: np.ndarray, et: ElementType, like: np.ndarray) -> np.ndarray:
-    """A result of `to_compute` arithmetic back in `et`'s storage (bf16 keeps the representation of `like`)."""
+def from_compute(res: np.ndarray, et: ElementType, like: np.ndarray | None = None) -> np.ndarray:
+    """A result of `to_compute` arithmetic back in `et`'s dtype (raw bf16 bits when `like` holds raw bits)."""
     res = np.asarray(res)
-    if et.name == "bf16":
-        return f32_to_bf16(res) if like.dtype == np.uint16 else res.astype(like.dtype)
+    if et.name == "bf16" and like is not None and like.dtype == np.uint16:
+        return f32_to_bf16(res)
     return as_dtype(res, et)
 
 

@@ -172,9 +172,9 @@ class _MaxPoolBase(_PoolBase):
         x = inputs[0]
         et = node.outputs[0].element_type
         axis = normalize_axis(node.attrs["axis"], x.ndim, node) if self.with_indices else 0
-        bf16 = et.name == "bf16"  # compare bf16 as f32, not as raw bit patterns
-        values, index = max_pool(to_compute(x, et) if bf16 else x, _Window(node, x.shape), axis)
-        if bf16:
+        as_f32 = et.name == "bf16" or x.dtype.kind not in "biuf"  # bf16/f8 values: compare as f32
+        values, index = max_pool(to_compute(x, et) if as_f32 else x, _Window(node, x.shape), axis)
+        if as_f32:
             values = from_compute(values, et, x)
         if not self.with_indices:
             return [values]
