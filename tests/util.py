@@ -6,11 +6,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 import irforge
 from irforge.ir.graph import Model
-from irforge.ir.xml_io import model_to_xml
+from irforge.ir.types import ElementType
+from irforge.ir.xml_io import model_to_xml, pack_constant, unpack_constant
 
 
 def run_ref(model: Model, inputs: Sequence[np.ndarray] | Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -32,8 +34,40 @@ def run_openvino(model: Model, inputs: Sequence[np.ndarray]) -> list[np.ndarray]
             f.write(blob)
         ov_model = core.read_model(path)
         compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-        res = compiled([np.asarray(x) for x in inputs])
-        return [np.asarray(res[o]) for o in compiled.outputs]
+        request = compiled.create_infer_request()
+        request.infer([_ov_tensor(np.asarray(x), p.element_type) for x, p in zip(inputs, model.inputs)])
+        outs = []
+        for i, mine in enumerate(model.outputs):
+            tensor = request.get_output_tensor(i)
+            arr = np.array(tensor.data)
+            if mine.element_type.dtype in _OV_ML_DTYPES:  # OpenVINO hands these out as raw bits
+                arr = arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16).view(mine.element_type.dtype)
+            elif mine.element_type.bits < 8:  # packed 4-bit/1-bit data
+                arr = unpack_constant(arr.tobytes(), mine.element_type, list(tensor.shape))
+            outs.append(arr)
+        return outs
+
+
+_OV_ML_DTYPES = {np.dtype(ml_dtypes.bfloat16): "bf16", np.dtype(ml_dtypes.float8_e4m3fn): "f8e4m3",
+                 np.dtype(ml_dtypes.float8_e5m2): "f8e5m2"}
+
+
+def _ov_tensor(arr: np.ndarray, et: ElementType) -> Any:
+    """An OpenVINO tensor for `arr`: bf16 arrays as real bf16 tensors (OpenVINO would read them as f16) and
+    4-bit values packed two per byte."""
+    import openvino as ov
+
+    ov_type = _OV_ML_DTYPES.get(arr.dtype)
+    if ov_type is not None:
+        t = ov.Tensor(getattr(ov.Type, ov_type), arr.shape)
+        raw = arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)
+        t.data.view(raw.dtype)[...] = raw
+        return t
+    if et.name in ("i4", "u4"):
+        t = ov.Tensor(ov.Type.i4 if et.name == "i4" else ov.Type.u4, arr.shape)
+        t.data.view(np.uint8)[...] = np.frombuffer(pack_constant(arr, et), np.uint8)
+        return t
+    return arr
 
 
 def run_ort(onnx_model: Any, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

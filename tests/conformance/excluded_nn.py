@@ -32,12 +32,7 @@ NN: dict[str, str] = {
     "test_resize_downsample_scales_linear_align_corners": _ALIGN_CORNERS_SCALES,
 }
 
-_BF16_OUTPUT = ("harness: OpenVINO's Python API returns bf16 outputs as float16-typed raw bits, which "
-                "tests.util.run_openvino does not reinterpret (viewed as bfloat16 the CPU result matches)")
 
 OPENVINO_NN: dict[str, str] = {
     # convolution/pooling/matmul/einsum
-    "test_einsum_batch_matmul_bfloat16": _BF16_OUTPUT,
-    "test_einsum_sum_bfloat16": _BF16_OUTPUT,
-    "test_einsum_transpose_bfloat16": _BF16_OUTPUT,
 }

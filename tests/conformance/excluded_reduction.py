@@ -11,7 +11,4 @@ OPENVINO_REDUCTION: dict[str, str] = {
                                  "-inf (the OpenVINO spec leaves empty reductions undefined; REF gives -inf)",
     "test_reduce_log_sum_asc_axes_expanded": _DYNAMIC_RANK,
     "test_reduce_log_sum_desc_axes_expanded": _DYNAMIC_RANK,
-    "test_onehot_with_bfloat16_values": "the harness passes the bf16 input as an ml_dtypes.bfloat16 array, which "
-                                        "OpenVINO's Python API reads as f16 bits; fed as an ov.Tensor of type bf16 the "
-                                        "same IR gives the expected output",
 }

@@ -2,8 +2,11 @@
 REF to the case's expected outputs (with the case's own rtol/atol)."""
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
+import onnx
 import pytest
+from onnx import numpy_helper
 
 import irforge
 from irforge.ir.xml_io import model_from_xml, model_to_xml
@@ -13,12 +16,22 @@ from tests.conformance.excluded import EXCLUDED
 CASES = in_scope_cases()
 
 
+_SUB_BYTE = {np.dtype(ml_dtypes.int4): np.int8, np.dtype(ml_dtypes.uint4): np.uint8}
+
+
+def case_array(value: object) -> np.ndarray:
+    """Case data as irforge holds values: TensorProto decoded, 4-bit integers widened to (u)int8."""
+    arr = numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else np.asarray(value)
+    return arr.astype(_SUB_BYTE[arr.dtype]) if arr.dtype in _SUB_BYTE else arr
+
+
 def _compare(name: str, got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> None:
-    want = np.asarray(want)
+    want = case_array(want)
     assert got.shape == want.shape, f"{name}: shape {got.shape} != expected {want.shape}"
-    if want.dtype.kind in "fc":
+    if want.dtype.kind in "fcV" or want.dtype in (np.dtype(ml_dtypes.bfloat16),):
         assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != expected {want.dtype}"
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol,
+                                   equal_nan=True, err_msg=name)
     elif want.dtype.kind == "O":
         assert got.tolist() == want.tolist(), name
     else:
@@ -36,7 +49,7 @@ def test_node_case(case) -> None:  # type: ignore[no-untyped-def]
     model = model_from_xml(xml, blob)
     compiled = irforge.Core().compile_model(model, "REF")
     for inputs, expected in case.data_sets:
-        result = compiled(list(inputs)).values_list()
+        result = compiled([case_array(v) for v in inputs]).values_list()
         assert len(result) == len(expected)
         for i, (got, want) in enumerate(zip(result, expected)):
             _compare(f"{case.name} output {i}", np.asarray(got), want, case.rtol, case.atol)
@@ -59,10 +72,10 @@ def test_node_case_openvino(case) -> None:  # type: ignore[no-untyped-def]
         pytest.skip(EXCLUDED_OPENVINO[case.name])
     model = irforge.convert_model(case.model)
     for inputs, expected in case.data_sets:
-        result = run_openvino(model, list(inputs))
+        result = run_openvino(model, [case_array(v) for v in inputs])
         for i, (got, want) in enumerate(zip(result, expected)):
-            want = np.asarray(want)
-            if want.dtype.kind in "fc":  # OpenVINO computes f64 in f32 and may widen/narrow integer outputs
+            want = case_array(want)
+            if want.dtype.kind in "fcV" or want.dtype.itemsize < 4 and not want.dtype.kind in "iub":  # OpenVINO computes f64 in f32 and may widen/narrow integer outputs
                 np.testing.assert_allclose(np.asarray(got, np.float64), want.astype(np.float64),
                                            rtol=max(case.rtol, 1e-4), atol=max(case.atol, 1e-5), equal_nan=True,
                                            err_msg=f"{case.name} output {i}")

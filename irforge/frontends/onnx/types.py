@@ -24,6 +24,8 @@ _ONNX_TO_IR: dict[int, ElementType] = {
     onnx.TensorProto.STRING: Type.string,
     onnx.TensorProto.INT4: Type.i4,
     onnx.TensorProto.UINT4: Type.u4,
+    onnx.TensorProto.FLOAT8E4M3FN: Type.f8e4m3,
+    onnx.TensorProto.FLOAT8E5M2: Type.f8e5m2,
 }
 
 

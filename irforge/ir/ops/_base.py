@@ -56,6 +56,20 @@ def as_dtype(arr: np.ndarray, et: ElementType) -> np.ndarray:
     return arr.astype(et.dtype)
 
 
+def to_compute(arr: np.ndarray, et: ElementType) -> np.ndarray:
+    """`arr` in a dtype NumPy computes well and exactly enough: 16/8-bit floats -> f32, integers -> int64."""
+    if et.is_float and arr.dtype.itemsize < 4:  # f16 and the ml_dtypes bf16/f8 types
+        return arr.astype(np.float32)
+    if arr.dtype.kind in "iub" and arr.dtype != np.uint64:
+        return arr.astype(np.int64)
+    return arr
+
+
+def from_compute(res: np.ndarray, et: ElementType) -> np.ndarray:
+    """A result of `to_compute` arithmetic back in `et`'s dtype."""
+    return as_dtype(np.asarray(res), et)
+
+
 class UnaryOp(OpSpec):
     """y = fn(x), same type and shape. Subclasses set `fn` (a NumPy function) or override `evaluate`."""
 

@@ -14,18 +14,6 @@ if TYPE_CHECKING:
     from irforge.ir.graph import Node
 
 
-def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
-    """bf16 raw 16-bit patterns to float32."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
-
-
-def f32_to_bf16(x: np.ndarray) -> np.ndarray:
-    """float32 to bf16 raw patterns, rounding to nearest even (NaN stays a quiet NaN)."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-    return np.where(np.isnan(x), np.uint32(0x7FC0), rounded).astype(np.uint16)
-
-
 def _wrap_sub_byte(v: np.ndarray, et: ElementType) -> np.ndarray:
     """Keep the low 4 bits (two's complement for i4), as a 4-bit register would."""
     if et.name == "u4":

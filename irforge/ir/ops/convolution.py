@@ -13,8 +13,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, as_dtype, merged_type
-from irforge.ir.ops.convert import bf16_to_f32, f32_to_bf16
+from irforge.ir.ops._base import TypedShape, as_dtype, from_compute, merged_type, to_compute
 from irforge.ir.shape import Dimension, PartialShape
 from irforge.ir.types import ElementType
 
@@ -82,24 +81,6 @@ def ints_or(values: Sequence[int] | None, default: int, n: int) -> list[int]:
     """An optional per-axis attribute: its values, or `default` repeated when absent/empty."""
     return list(values) if values else [default] * n
 
-
-def to_compute(arr: np.ndarray, et: ElementType) -> np.ndarray:
-    """`arr` in a dtype NumPy computes well and exactly enough: 16/8-bit floats -> f32, integers -> int64."""
-    if et.name == "bf16" and arr.dtype == np.uint16:  # raw bf16 bit patterns
-        return bf16_to_f32(arr)
-    if et.is_float and arr.dtype.itemsize < 4:  # f16 and the ml_dtypes bf16/f8 types
-        return arr.astype(np.float32)
-    if arr.dtype.kind in "iub" and arr.dtype != np.uint64:
-        return arr.astype(np.int64)
-    return arr
-
-
-def from_compute(res: np.ndarray, et: ElementType, like: np.ndarray | None = None) -> np.ndarray:
-    """A result of `to_compute` arithmetic back in `et`'s dtype (raw bf16 bits when `like` holds raw bits)."""
-    res = np.asarray(res)
-    if et.name == "bf16" and like is not None and like.dtype == np.uint16:
-        return f32_to_bf16(res)
-    return as_dtype(res, et)
 
 
 # ---------------------------------------------------------------- kernels
@@ -225,7 +206,7 @@ class _ConvBase(OpSpec):
         kd = [dilated(k, d) for k, d in zip(w.shape[3:], dil)]
         pb, pe = resolve_pads(x.shape[2:], kd, a["strides"], a["auto_pad"], *explicit_pads(node, nsp))
         out = conv_forward(to_compute(x, et), to_compute(w, et), a["strides"], dil, pb, pe)
-        return [from_compute(out, et, x)]
+        return [from_compute(out, et)]
 
 
 _FORWARD_ATTRS_CONV = (Attr("strides", "ints"), Attr("dilations", "ints"), Attr("pads_begin", "ints"),
@@ -312,7 +293,7 @@ class _BackpropBase(_ConvBase):
             pb, pe = self.attr_pads(node, nsp)
             out_sp = [f - b - e + p for f, b, e, p in zip(full, pb, pe, outp)]
         out = conv_backprop(to_compute(x, et), to_compute(w, et), a["strides"], dil, pb, out_sp)
-        return [from_compute(out, et, x)]
+        return [from_compute(out, et)]
 
 
 @register

@@ -12,8 +12,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, normalize_axis
-from irforge.ir.ops.convolution import from_compute, to_compute
+from irforge.ir.ops._base import TypedShape, from_compute, normalize_axis, to_compute
 from irforge.ir.shape import Dimension, PartialShape
 
 if TYPE_CHECKING:
@@ -307,7 +306,7 @@ class _InterpolateBase(OpSpec):
             padded[tuple(slice(b, b + d) for b, d in zip(pb, x.shape))] = x
             x = padded
         out = interpolate(x, plan, node.attrs)
-        return [np.ascontiguousarray(from_compute(out, et, inputs[0]) if et.name == "bf16" else out)]
+        return [np.ascontiguousarray(from_compute(out, et) if et.name == "bf16" else out)]
 
 
 @register

@@ -7,8 +7,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, merged_type
-from irforge.ir.ops.convolution import from_compute, to_compute
+from irforge.ir.ops._base import TypedShape, from_compute, merged_type, to_compute
 from irforge.ir.shape import Dimension, PartialShape, broadcast_dim, broadcast_shapes
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ class MatMul(OpSpec):
             a = np.swapaxes(a, -1, -2)
         if b.ndim > 1 and node.attrs["transpose_b"]:
             b = np.swapaxes(b, -1, -2)
-        return [from_compute(np.matmul(a, b), et, inputs[0])]
+        return [from_compute(np.matmul(a, b), et)]
 
 
 def _split_equation(equation: str) -> tuple[list[str], str | None]:
@@ -121,4 +120,4 @@ class Einsum(OpSpec):
         subs, out_sub = _split_equation(node.attrs["equation"])
         equation = ",".join(subs) + ("" if out_sub is None else "->" + out_sub)
         out = np.einsum(equation, *(to_compute(v, et) for v in inputs))
-        return [from_compute(out, et, inputs[0])]
+        return [from_compute(out, et)]

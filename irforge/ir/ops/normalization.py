@@ -7,8 +7,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, merged_type, normalize_axis, same_as_input
-from irforge.ir.ops.convolution import from_compute, to_compute
+from irforge.ir.ops._base import TypedShape, from_compute, merged_type, normalize_axis, same_as_input, to_compute
 
 if TYPE_CHECKING:
     from irforge.ir.graph import Node
@@ -57,7 +56,7 @@ class BatchNormInference(OpSpec):
         shape = (-1,) + (1,) * (x.ndim - 2)  # per-channel values broadcast over axis 1
         g, b, m, v = (a.reshape(shape) for a in (gamma, beta, mean, var))
         y = (x - m) / np.sqrt(v + x.dtype.type(node.attrs["epsilon"])) * g + b
-        return [from_compute(y, et, inputs[0])]
+        return [from_compute(y, et)]
 
 
 @register
@@ -91,7 +90,7 @@ class MVN(OpSpec):
                 centered = centered / np.sqrt(var + eps)
             else:
                 centered = centered / (np.sqrt(var) + eps)
-        return [from_compute(centered, et, inputs[0])]
+        return [from_compute(centered, et)]
 
 
 @register
@@ -115,4 +114,4 @@ class NormalizeL2(OpSpec):
         sq = np.sum(np.square(x), axis=reduction_axes(node, inputs[1], x.ndim), keepdims=True)
         eps = x.dtype.type(node.attrs["eps"])
         denom = np.sqrt(sq + eps if node.attrs["eps_mode"] == "add" else np.maximum(sq, eps))
-        return [from_compute(x / denom, et, inputs[0])]
+        return [from_compute(x / denom, et)]

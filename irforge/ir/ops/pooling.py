@@ -14,18 +14,16 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, normalize_axis
+from irforge.ir.ops._base import TypedShape, from_compute, normalize_axis, to_compute
 from irforge.ir.ops.convolution import (
     AUTO_PAD,
     check_spatial_attrs,
     dilated,
     explicit_pads,
     fill_per_axis,
-    from_compute,
     ints_or,
     pad_spatial,
     resolve_pads,
-    to_compute,
 )
 from irforge.ir.shape import Dimension, PartialShape
 from irforge.ir.types import Type
@@ -175,7 +173,7 @@ class _MaxPoolBase(_PoolBase):
         as_f32 = et.name == "bf16" or x.dtype.kind not in "biuf"  # bf16/f8 values: compare as f32
         values, index = max_pool(to_compute(x, et) if as_f32 else x, _Window(node, x.shape), axis)
         if as_f32:
-            values = from_compute(values, et, x)
+            values = from_compute(values, et)
         if not self.with_indices:
             return [values]
         return [values, index.astype(node.outputs[1].element_type.dtype)]
@@ -240,7 +238,7 @@ class _AvgPoolBase(_PoolBase):
             out = np.where(count > 0, total / np.maximum(count, 1), 0)
         if et.is_integral:
             out = np.rint(out) if et.name in ("i8", "u8") else np.trunc(out)
-        return [from_compute(out, et, x)]
+        return [from_compute(out, et)]
 
 
 _AVGPOOL1_ATTRS = (Attr("kernel", "ints"), Attr("strides", "ints"), Attr("pads_begin", "ints"),

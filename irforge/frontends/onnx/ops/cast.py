@@ -1,6 +1,8 @@
 """Cast and CastLike: element type conversion."""
 from __future__ import annotations
 
+import ml_dtypes
+
 from irforge.errors import UnsupportedOpsError
 from irforge.frontends.onnx.context import NodeContext
 from irforge.frontends.onnx.registry import onnx_op
@@ -23,16 +25,27 @@ def _check(ctx: NodeContext, src: ElementType, dst: ElementType) -> None:
         raise ctx.unsupported(f"conversion from {src} to {dst} (string tensors)")
 
 
+def _saturate(ctx: NodeContext, x: Output, to: ElementType) -> Output:
+    """ONNX casts to float8 saturate by default (out-of-range values and infinities become +-max); the IR's
+    Convert does not, so a Clamp goes first."""
+    if to not in (Type.f8e4m3, Type.f8e5m2) or not ctx.attr("saturate", 1) or not x.element_type.is_float:
+        return x
+    limit = float(ml_dtypes.finfo(to.dtype).max)
+    return ctx.op("Clamp", x, min=-limit, max=limit)
+
+
 @onnx_op("Cast")
 def cast(ctx: NodeContext) -> Output:
     x = ctx.input(0)
     to = attr_type(ctx, "to")
     _check(ctx, x.element_type, to)
-    return x if to == x.element_type else ctx.op("Convert", x, destination_type=to)
+    return x if to == x.element_type else ctx.op("Convert", _saturate(ctx, x, to), destination_type=to)
 
 
 @onnx_op("CastLike", since=15)
 def cast_like(ctx: NodeContext) -> Output:
     x, like = ctx.input(0), ctx.input(1)
     _check(ctx, x.element_type, like.element_type)
-    return x if like.element_type == x.element_type else ctx.op("ConvertLike", x, like)
+    if like.element_type == x.element_type:
+        return x
+    return ctx.op("ConvertLike", _saturate(ctx, x, like.element_type), like)

@@ -15,8 +15,14 @@ def identity(ctx: NodeContext) -> Output:
 
 @onnx_op("Dropout")
 def dropout(ctx: NodeContext) -> list[Output]:
-    """Inference mode: the input passes through; the optional mask output is all true."""
+    """Inference mode: the input passes through; the optional mask output is all true. Training mode (a random
+    mask) is not an inference graph and is refused."""
     x = ctx.input(0)
+    training = ctx.input_value(2) if ctx.num_inputs > 2 else None
+    ratio = ctx.input_value(1) if ctx.num_inputs > 1 else None
+    no_drop = ratio is not None and not np.any(ratio)
+    if ctx.has_input(2) and not no_drop and (training is None or bool(np.asarray(training).reshape(-1)[0])):
+        raise ctx.unsupported("training_mode=true (random dropout) is not an inference graph")
     outs = [x]
     if ctx.num_outputs > 1 and ctx.node.output[1]:
         if not x.shape.is_static:
