@@ -11,7 +11,8 @@ MISC: dict[str, str] = {
     name: "training-mode Dropout draws a random mask (the expected output comes from NumPy's RNG); irforge converts "
           "inference graphs and refuses training_mode=true"
     for name in ("test_training_dropout", "test_training_dropout_default", "test_training_dropout_default_mask",
-                 "test_training_dropout_mask")
+                 "test_training_dropout_mask", "test_training_dropout_zero_ratio",
+                 "test_training_dropout_zero_ratio_mask")  # (zero_ratio: the ratio is a graph input, unknown)
 }
 
 # Cases irforge's REF device does not pass: case name -> reason.
