@@ -1,6 +1,6 @@
 """irforge: a model optimizer and inference engine producing OpenVINO IR v11."""
 from irforge.errors import IRForgeError
-from irforge.frontends.onnx import convert_model
+from irforge.mo.convert import convert_model
 from irforge.ir.graph import Model
 from irforge.ir.xml_io import read_model, save_model
 from irforge.runtime.core import CompiledModel, Core

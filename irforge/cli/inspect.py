@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from irforge.cli.summary import describe_ports, histogram_lines, human_bytes, weights_bytes
+from irforge.cli.summary import describe_ports, histogram_lines, human_bytes
+from irforge.mo.report import weight_bytes
 from irforge.runtime.core import Core
 
 
@@ -17,5 +18,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model}: model '{model.name}'")
     print("\n".join(describe_ports(model)))
     print("\n".join(histogram_lines(model)))
-    print(f"  weights: {human_bytes(weights_bytes(model))}")
+    print(f"  weights: {human_bytes(weight_bytes(model))}")
     return 0

@@ -12,10 +12,6 @@ def describe_ports(model: Model) -> list[str]:
     return lines
 
 
-def weights_bytes(model: Model) -> int:
-    return sum(n.data.nbytes for n in model.nodes() if n.type == "Constant" and n.data is not None)
-
-
 def histogram_lines(model: Model, width: int = 4) -> list[str]:
     hist = {k: v for k, v in model.histogram().items() if k not in ("Parameter", "Result")}
     total = sum(hist.values())

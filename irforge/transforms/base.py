@@ -107,7 +107,10 @@ class PassManager:
             t0 = time.perf_counter()
             changed = p.run(model)
             if self.validate:
-                model.validate()
+                try:
+                    model.validate()
+                except Exception as e:
+                    raise type(e)(f"after pass {p.name}: {e}") from e
             report.records.append(PassRecord(p.name, changed, p.count, time.perf_counter() - t0))
         report.layers_after = len(model.ops())
         return report

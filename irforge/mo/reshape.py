@@ -1,0 +1,71 @@
+"""Reshaping a converted model: new input shapes or batch, then type/shape inference re-run over the graph
+so every node agrees (a node that cannot take the new shapes is named in the error)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from irforge.errors import GraphError, OptionError
+from irforge.ir.graph import Model, Output
+from irforge.ir.shape import Dimension, PartialShape
+from irforge.mo.options import InputSpec
+
+
+def reinfer(model: Model) -> None:
+    """Re-run type and shape inference over every node in topological order."""
+    for node in model.nodes():
+        try:
+            node.infer()
+        except GraphError as e:
+            raise GraphError(f"after reshaping: {e}") from None
+        except Exception as e:
+            shapes = ", ".join(f"{i.element_type}[{i.shape}]" for i in node.inputs)
+            raise GraphError(f"after reshaping: node '{node.name}' ({node.type}) cannot take its new input shapes "
+                             f"({shapes}): {e}") from None
+
+
+def find_input(model: Model, name: str | None, index: int, option: str) -> Output:
+    """The model input `name` (or the `index`-th one when no name is given)."""
+    if name is None:
+        if index >= len(model.inputs):
+            raise OptionError(f"{option}: {index + 1} shapes given but the model has {len(model.inputs)} input(s)")
+        return model.inputs[index]
+    for p in model.inputs:
+        if name in p.names or name == p.node.name:
+            return p
+    from irforge.mo.cut import suggest
+
+    raise OptionError(f"{option}: the model has no input '{name}'{suggest(model, name)}")
+
+
+def set_input_shapes(model: Model, specs: Sequence[InputSpec], option: str = "--input-shape") -> None:
+    """Give inputs new (partial) shapes; then re-infer the graph."""
+    for i, spec in enumerate(specs):
+        param = find_input(model, spec.name, i, option)
+        if spec.shape is not None:
+            param.node.attrs["shape"] = spec.shape
+        if spec.element_type is not None:
+            param.node.attrs["element_type"] = spec.element_type
+    reinfer(model)
+
+
+def set_batch(model: Model, batch: int, batch_axes: dict[str, int] | None = None) -> None:
+    """Set the batch dimension of every input (axis from `batch_axes` by input name, else 0); re-infer."""
+    if batch < 1:
+        raise OptionError(f"-b/--batch: the batch must be a positive integer, got {batch}")
+    for p in model.inputs:
+        shape = p.node.attrs["shape"]
+        if not shape.rank_is_static or shape.rank == 0:
+            raise OptionError(f"-b/--batch: input '{p.name}' has shape [{shape}] with no batch dimension; "
+                              "use --input-shape instead")
+        axis = (batch_axes or {}).get(p.name, 0)
+        dims = list(shape.dims)
+        dims[axis] = Dimension.of(batch)
+        p.node.attrs["shape"] = PartialShape(dims)
+    reinfer(model)
+
+
+def make_static(model: Model) -> None:
+    """`--static-shape`: every input must already have a static shape (after --input-shape/-b)."""
+    dynamic = [f"{p.name}[{p.shape}]" for p in model.inputs if not p.shape.is_static]
+    if dynamic:
+        raise OptionError(f"--static-shape: input(s) {', '.join(dynamic)} are dynamic; give --input-shape")
