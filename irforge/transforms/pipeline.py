@@ -7,12 +7,14 @@ from irforge.transforms.base import Pass
 from irforge.transforms.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from irforge.transforms.constant_folding import ConstantFolding
 from irforge.transforms.nop_elimination import NopElimination
+from irforge.transforms.reverse_channels import ReverseInputChannelsFusion
 
 # Each entry makes a fresh pass (passes carry their own counters). A name may appear more than once (a pass
 # run again after the fusions); disabling a name disables every occurrence.
 PIPELINE: list[Callable[[], Pass]] = [
     ConstantFolding,
     NopElimination,
+    ReverseInputChannelsFusion,
     CommonSubexpressionElimination,
     ConstantFolding,
     NopElimination,
