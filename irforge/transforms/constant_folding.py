@@ -1,19 +1,37 @@
 """ConstantFolding: ops whose inputs are all constants (and ShapeOf of static shapes) become Constants,
-computed with the ops' own reference kernels. Decompression Converts (FP16/INT8 weights) stay, as in
-OpenVINO, so compressed weights remain compressed."""
+computed with the ops' own reference kernels. Decompression Converts (FP16 weights) and weight dequantization
+chains (i8/u8/i4/u4 Constant -> Convert -> [Subtract zero point] -> Multiply scale) stay, as in OpenVINO
+(KeepConstPrecision, MarkDequantizationSubgraph), so compressed and quantized weights remain compressed."""
 from __future__ import annotations
 
 import numpy as np
 
 from irforge.ir.graph import Model, Node, constant
+from irforge.ir.types import Type
 from irforge.transforms.base import Pass
 from irforge.transforms.graph_edit import erase_if_dead
 
 _NEVER_FOLD = {"Parameter", "Result", "Constant", "RandomUniform", "ReadValue", "Assign", "FakeQuantize"}
 
 
+_QUANTIZED_WEIGHT_TYPES = (Type.i8, Type.u8, Type.i4, Type.u4)
+
+
 def is_decompression(node: Node) -> bool:
     return "decompression" in node.rt_info
+
+
+def is_weight_dequantization(node: Node) -> bool:
+    """A Convert of a low-precision integer Constant to float, or the zero-point Subtract / scale Multiply by a
+    constant applied to one: the dequantization of quantized weights, kept as it is."""
+    if node.type == "Convert":
+        src = node.inputs[0]
+        return (src.node.type == "Constant" and src.element_type in _QUANTIZED_WEIGHT_TYPES
+                and node.outputs[0].element_type.is_float)
+    if node.type in ("Subtract", "Multiply"):
+        by = node.inputs[1].node
+        return is_weight_dequantization(node.inputs[0].node) and (by.type == "Constant" or is_weight_dequantization(by))
+    return False
 
 
 def _folded_values(node: Node) -> list[np.ndarray] | None:
@@ -39,7 +57,7 @@ class ConstantFolding(Pass):
     def run(self, model: Model) -> bool:
         changed = False
         for node in model.ops():
-            if node.type in _NEVER_FOLD or node.bodies or is_decompression(node):
+            if node.type in _NEVER_FOLD or node.bodies or is_decompression(node) or is_weight_dequantization(node):
                 continue
             outs = _folded_values(node)
             if outs is None:

@@ -65,6 +65,14 @@ def to_compute(arr: np.ndarray, et: ElementType) -> np.ndarray:
     return arr
 
 
+def accumulate(arr: np.ndarray, et: ElementType) -> np.ndarray:
+    """`arr` in the dtype the sum-of-products kernels (Convolution, MatMul) accumulate in: f64 for floats, so
+    equal weights give bit-equal outputs whatever blocking BLAS uses, then rounded once; else `to_compute`."""
+    if et.is_float:
+        return arr.astype(np.float64)
+    return to_compute(arr, et)
+
+
 def from_compute(res: np.ndarray, et: ElementType) -> np.ndarray:
     """A result of `to_compute` arithmetic back in `et`'s dtype."""
     return as_dtype(np.asarray(res), et)

@@ -13,7 +13,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, as_dtype, from_compute, merged_type, to_compute
+from irforge.ir.ops._base import TypedShape, accumulate, as_dtype, from_compute, merged_type, to_compute
 from irforge.ir.shape import Dimension, PartialShape
 from irforge.ir.types import ElementType
 
@@ -205,7 +205,7 @@ class _ConvBase(OpSpec):
         dil = ints_or(a["dilations"], 1, nsp)
         kd = [dilated(k, d) for k, d in zip(w.shape[3:], dil)]
         pb, pe = resolve_pads(x.shape[2:], kd, a["strides"], a["auto_pad"], *explicit_pads(node, nsp))
-        out = conv_forward(to_compute(x, et), to_compute(w, et), a["strides"], dil, pb, pe)
+        out = conv_forward(accumulate(x, et), accumulate(w, et), a["strides"], dil, pb, pe)
         return [from_compute(out, et)]
 
 
@@ -292,7 +292,7 @@ class _BackpropBase(_ConvBase):
         else:
             pb, pe = self.attr_pads(node, nsp)
             out_sp = [f - b - e + p for f, b, e, p in zip(full, pb, pe, outp)]
-        out = conv_backprop(to_compute(x, et), to_compute(w, et), a["strides"], dil, pb, out_sp)
+        out = conv_backprop(accumulate(x, et), accumulate(w, et), a["strides"], dil, pb, out_sp)
         return [from_compute(out, et)]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.opset import Attr, OpSpec, register
-from irforge.ir.ops._base import TypedShape, from_compute, merged_type, to_compute
+from irforge.ir.ops._base import TypedShape, accumulate, from_compute, merged_type, to_compute
 from irforge.ir.shape import Dimension, PartialShape, broadcast_dim, broadcast_shapes
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class MatMul(OpSpec):
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         et = node.outputs[0].element_type
-        a, b = (to_compute(v, et) for v in inputs)
+        a, b = (accumulate(v, et) for v in inputs)
         if a.ndim > 1 and node.attrs["transpose_a"]:
             a = np.swapaxes(a, -1, -2)
         if b.ndim > 1 and node.attrs["transpose_b"]:
