@@ -121,12 +121,13 @@ class GeluFusion(ActivationFusion):
         x = Any("x")
         erf = Op("Erf", OneOf(Op("Divide", x, _c(_SQRT2, 1e-3)), Op("Multiply", x, _c(1 / _SQRT2, 1e-3))),
                  name="erf")
-        cube = OneOf(Op("Power", x, _c(3.0)), Op("Multiply", Op("Multiply", x, x), x))
         kappa, k = _c(_GELU_CUBIC, 1e-3), _c(_SQRT_2_OVER_PI, 0.01)
-        tanh_arg = OneOf(Op("Multiply", Op("Add", x, Op("Multiply", cube, kappa)), k),
+        cube = OneOf(Op("Power", x, _c(3.0)), Op("Multiply", Op("Multiply", x, x), x))
+        kappa_x2 = Op("Multiply", Op("Multiply", x, kappa), x)
+        kappa_x3 = OneOf(Op("Multiply", cube, kappa), Op("Multiply", kappa_x2, x))
+        tanh_arg = OneOf(Op("Multiply", Op("Add", x, kappa_x3), k),
                          # (x * 0.044715 * x + 1) * (x * sqrt(2/pi)): GeluFusionWithTanhNoPower
-                         Op("Multiply", Op("Add", Op("Multiply", Op("Multiply", x, kappa), x), _c(1.0)),
-                            Op("Multiply", x, k)))
+                         Op("Multiply", Op("Add", kappa_x2, _c(1.0)), Op("Multiply", x, k)))
         return OneOf(_x_times_phi(x, erf), _x_times_phi(x, Op("Tanh", tanh_arg)))
 
     def rewrite(self, m: Match) -> Output:
@@ -135,13 +136,14 @@ class GeluFusion(ActivationFusion):
 
 class SwishFusion(ActivationFusion):
     name = "swish_fusion"
-    description = "x*sigmoid(x) and x/(1+exp(-x)) -> Swish; with x*beta inside (beta a uniform constant) -> Swish(x, beta)"
+    description = "x*sigmoid(x), x/(1+exp(-x)) -> Swish; with x*beta for x (beta a uniform constant) -> Swish(x, beta)"
 
     def pattern(self) -> Pattern:
-        x = Any("x")
-        scaled = OneOf(x, Op("Multiply", x, Const("beta", where=_uniform)))
+        x, beta = Any("x"), Const("beta", where=_uniform)
+        scaled = OneOf(x, Op("Multiply", x, beta))
+        minus_scaled = OneOf(_neg(scaled), Op("Multiply", _neg(x), beta))  # -(x*beta) or (-x)*beta
         return OneOf(Op("Multiply", x, Op("Sigmoid", scaled)),
-                     Op("Divide", x, Op("Add", Op("Exp", _neg(scaled)), _c(1.0))))
+                     Op("Divide", x, Op("Add", Op("Exp", minus_scaled), _c(1.0))))
 
     def rewrite(self, m: Match) -> Output:
         x = m["x"]
@@ -230,6 +232,12 @@ class PReluFusion(ActivationFusion):
                      Op("Add", relu_x, Op("Multiply", relu_neg, neg_slope)),
                      Op("Add", relu_x, OneOf(_half(Op("Multiply", x_minus_abs, slope)),
                                              Op("Multiply", _half(x_minus_abs), slope))))
+
+    def check(self, m: Match) -> str | None:
+        slope = m["slope"] if "slope" in m else m["neg_slope"]
+        if slope.ndim == 1 and slope.size > 1 and not m["x"].shape.rank_is_static:
+            return "a 1-D slope on x of unknown rank might be read per channel by PRelu"
+        return super().check(m)
 
     def rewrite(self, m: Match) -> Output:
         return _prelu(m["x"], m["slope"] if "slope" in m else -m["neg_slope"])
