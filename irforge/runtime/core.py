@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from irforge.errors import InferenceError, OptionError
 from irforge.ir.graph import Model, Output
 from irforge.ir.xml_io import read_model as _read_xml
+from irforge.runtime.device import Executable
 from irforge.runtime.results import InferResult
-
-
-class Executable(Protocol):
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]: ...
 
 
 def _device_factories() -> dict[str, Any]:
@@ -56,6 +53,7 @@ class CompiledModel:
     def __init__(self, model: Model, executable: Executable, device: str) -> None:
         self.model = model
         self.executable = executable
+        self._runner = executable.create_runner()
         self.device = device
         self._names = model.output_names()
 
@@ -75,7 +73,7 @@ class CompiledModel:
 
     def __call__(self, inputs: Any = None) -> InferResult:
         arrays = prepare_inputs(self.model, inputs)
-        return InferResult(self.model.outputs, self._names, self.executable.run(arrays))
+        return InferResult(self.model.outputs, self._names, self._runner.run(arrays))
 
 
 def prepare_inputs(model: Model, inputs: Any) -> list[np.ndarray]:
