@@ -17,7 +17,12 @@ from irforge.runtime.results import InferResult
 def _device_factories() -> dict[str, Any]:
     from irforge.runtime.devices.reference import ReferenceExecutable
 
-    return {"REF": ReferenceExecutable}
+    def cpu(model: Model, config: dict[str, str]) -> Executable:
+        from irforge.runtime.devices.cpu import CPUExecutable
+
+        return CPUExecutable(model, config)
+
+    return {"CPU": cpu, "REF": ReferenceExecutable}
 
 
 class Core:

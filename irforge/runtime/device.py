@@ -44,4 +44,8 @@ class Runner(Protocol):
 class Executable(Protocol):
     properties: Mapping[str, str]
 
-    def create_runner(self, profile: bool = False) -> Runner: ...
+    def create_runner(self, profile: bool = False, threads: int | None = None) -> Runner:
+        """A new runner. `threads`: how many intra-op threads its runs may use (None: the executable's
+        INFERENCE_NUM_THREADS); the runner applies it itself in whatever thread calls `run` (THROUGHPUT streams
+        each own one runner with their share of the cores)."""
+        ...

@@ -26,5 +26,5 @@ class ReferenceExecutable:
         self.plan = Plan(model)
         self.properties: Mapping[str, str] = {"INFERENCE_PRECISION_HINT": "f32"}
 
-    def create_runner(self, profile: bool = False) -> ReferenceRunner:
+    def create_runner(self, profile: bool = False, threads: int | None = None) -> ReferenceRunner:
         return ReferenceRunner(self.plan)
