@@ -43,8 +43,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     if args.list_passes:
-        for name, description in pass_descriptions():
-            print(f"{name:<36} {description}")
+        passes = pass_descriptions()
+        width = max(len(name) for name, _ in passes)
+        for name, description in passes:
+            print(f"{name:<{width}}  {description}")
         return 0
     if not args.model:
         from irforge.errors import OptionError

@@ -1,12 +1,24 @@
-"""The default optimization pipeline, in order. `--list-passes` prints it; `--disable-pass NAME` skips one."""
+"""The default optimization pipeline, in order. `--list-passes` prints it; `--disable-pass NAME` skips one.
+
+The order follows OpenVINO's MOC transformations: clean up and fold constants first (so patterns see Constants and
+static shapes), fuse decomposed activations and normalizations while their Divide/Subtract spellings are intact,
+then fold BatchNorm and the per-channel Multiply/Add chains into the weights, then fold Pads, and clean up again."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from irforge.transforms.base import Pass
+from irforge.transforms.batchnorm import BatchNormDecomposition
 from irforge.transforms.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from irforge.transforms.constant_folding import ConstantFolding
+from irforge.transforms.fusions_activation import ACTIVATION_FUSIONS
+from irforge.transforms.fusions_structure import (
+    DepthToSpaceFusion, MVNFusion, NormalizeL2Fusion, ShuffleChannelsFusion, SoftmaxFusion)
+from irforge.transforms.linear_folding import (
+    AddBeforeWeightsFusion, ConvertSubtractDivideWithConstant, LinOpSequenceFusion, MultiplyAfterWeightsFusion,
+    MultiplyBeforeWeightsFusion)
 from irforge.transforms.nop_elimination import NopElimination
+from irforge.transforms.pad_fusion import PadFusion
 from irforge.transforms.reverse_channels import ReverseInputChannelsFusion
 
 # Each entry makes a fresh pass (passes carry their own counters). A name may appear more than once (a pass
@@ -18,6 +30,23 @@ PIPELINE: list[Callable[[], Pass]] = [
     CommonSubexpressionElimination,
     ConstantFolding,
     NopElimination,
+    *ACTIVATION_FUSIONS,
+    MVNFusion,
+    NormalizeL2Fusion,
+    SoftmaxFusion,
+    DepthToSpaceFusion,
+    ShuffleChannelsFusion,
+    BatchNormDecomposition,
+    ConvertSubtractDivideWithConstant,
+    LinOpSequenceFusion,
+    MultiplyAfterWeightsFusion,
+    AddBeforeWeightsFusion,
+    MultiplyBeforeWeightsFusion,
+    LinOpSequenceFusion,
+    PadFusion,
+    ConstantFolding,
+    NopElimination,
+    CommonSubexpressionElimination,
     DeadCodeElimination,
 ]
 

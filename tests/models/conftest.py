@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from irforge.ir.graph import Model
+from irforge.mo.report import ConversionReport
 from tests.models import zoo
-from tests.models.harness import convert_to_ir
+from tests.models.harness import convert_with_report
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Converted:
     onnx_path: Path
     xml_path: Path  # the IR irforge wrote
     model: Model  # that IR, read back by irforge
+    report: ConversionReport  # layer histograms before/after optimization
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +36,7 @@ def zoo_ir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, int], Con
             try:
                 onnx_path = zoo.export(name, opset)
                 xml = root / f"{name}-opset{opset}.xml"
-                done[key] = Converted(name, opset, onnx_path, xml, convert_to_ir(onnx_path, xml))
+                done[key] = Converted(name, opset, onnx_path, xml, *convert_with_report(onnx_path, xml))
             except Exception as e:  # noqa: BLE001 - remembered and re-raised below
                 done[key] = e
         got = done[key]

@@ -12,20 +12,30 @@ import onnx
 
 import irforge
 from irforge.ir.graph import Model
+from irforge.mo.convert import ConvertOptions, convert
+from irforge.mo.report import ConversionReport
 from tests.util import max_abs_err, run_ort
 
-__all__ = ["convert_to_ir", "run_ref", "run_openvino_xml", "run_ort", "max_err", "max_abs_err"]
+__all__ = ["convert_to_ir", "convert_with_report", "run_ref", "run_openvino_xml", "run_ort", "max_err", "max_abs_err"]
 
 
-def convert_to_ir(onnx_model: str | os.PathLike[str] | onnx.ModelProto, xml_path: Path) -> Model:
-    """irforge.convert_model -> irforge.save_model(xml_path) -> irforge.read_model: the model the tests run is
-    the one read back from the files (so the writer and the reader are in the path)."""
-    model = irforge.convert_model(onnx_model if isinstance(onnx_model, onnx.ModelProto) else str(onnx_model))
+def convert_with_report(onnx_model: str | os.PathLike[str] | onnx.ModelProto, xml_path: Path
+                        ) -> tuple[Model, ConversionReport]:
+    """Convert (the default pipeline, validating the graph after every pass) -> irforge.save_model(xml_path) ->
+    irforge.read_model: the model the tests run is the one read back from the files (so the writer and the reader
+    are in the path). Also returns the conversion report (layer histograms before/after optimization)."""
+    source = onnx_model if isinstance(onnx_model, onnx.ModelProto) else str(onnx_model)
+    model, report = convert(source, ConvertOptions(validate=True))
     model.validate()
     irforge.save_model(model, xml_path)
     back = irforge.read_model(xml_path)
     back.validate()
-    return back
+    return back, report
+
+
+def convert_to_ir(onnx_model: str | os.PathLike[str] | onnx.ModelProto, xml_path: Path) -> Model:
+    """`convert_with_report` without the report."""
+    return convert_with_report(onnx_model, xml_path)[0]
 
 
 def run_ref(model: Model, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from irforge.ir.graph import Model
-from tests.models.harness import convert_to_ir, max_err, run_openvino_xml, run_ort, run_ref
+from irforge.mo.report import ConversionReport
+from tests.models.harness import convert_with_report, max_err, run_openvino_xml, run_ort, run_ref
 from tests.models.light import ATOL, NAMES, LightCase, load
 from tests.util import assert_close
 
@@ -21,6 +22,7 @@ class Converted:
     case: LightCase
     xml_path: Path
     model: Model | Exception  # a conversion error is re-raised by every test of the model
+    report: ConversionReport | None = None
     _ref: list[np.ndarray] | Exception | None = None
     _ort: list[np.ndarray] | None = None
 
@@ -48,11 +50,13 @@ class Converted:
 def light(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Converted]:
     case = load(request.param)
     xml = tmp_path_factory.mktemp("light") / f"{case.name}.xml"
+    report = None
     try:
-        model: Model | Exception = convert_to_ir(case.proto, xml)
+        model: Model | Exception
+        model, report = convert_with_report(case.proto, xml)
     except Exception as e:  # noqa: BLE001
         model = e
-    yield Converted(case, xml, model)
+    yield Converted(case, xml, model, report)
     for p in (xml, xml.with_suffix(".bin")):  # the larger ones weigh hundreds of MB
         p.unlink(missing_ok=True)
 
@@ -86,3 +90,27 @@ def test_openvino_runs_our_ir(light: Converted) -> None:
 
 def test_all_nine_light_models_found() -> None:
     assert len(NAMES) == 9, NAMES
+
+
+# Per model: the Convolution count must not change except where ConstantOfShape weights make convolutions on the
+# same input identical, which common-subexpression elimination merges (inception_v1: 2, inception_v2: 9). Every
+# BatchNormalization and every Multiply by a constant must fold into a convolution's weights, except densenet121's
+# 62 scale Multiplies after Concat/pooling (a Relu stands between them and the next convolution) and inception_v2's
+# 6 after a merged convolution that feeds two different scale chains.
+_CONVS_MERGED = {"inception_v1": 2, "inception_v2": 9}
+_BN_LEFT_AS_MULTIPLY = {"densenet121": 62, "inception_v2": 6}
+
+
+def test_optimizer_shrinks_the_graph(light: Converted) -> None:
+    """What the default pipeline must do to each light model (the outputs are checked by the tests above)."""
+    if light.report is None:
+        raise light.model  # type: ignore[misc]
+    name, before, after = light.case.name, light.report.layers_before, light.report.layers_after
+    print(f"light_{name}: {sum(before.values())} -> {sum(after.values())} layers")
+    assert sum(after.values()) < sum(before.values())
+    for gone in ("BatchNormInference", "Broadcast", "ConstantOfShape", "Dropout", "Identity"):
+        assert gone not in after, f"{gone} left in light_{name}"
+    assert after["Convolution"] == before["Convolution"] - _CONVS_MERGED.get(name, 0)
+    assert after.get("Multiply", 0) == _BN_LEFT_AS_MULTIPLY.get(name, 0)
+    if name == "shufflenet":  # each Reshape -> Transpose -> Reshape channel shuffle becomes one op
+        assert after["ShuffleChannels"] == 16 and "Transpose" not in after

@@ -72,3 +72,31 @@ def test_ifmodel_export_has_if(opset: int) -> None:
     assert "If" in {n.op_type for n in graph.node}
     sums = [float(np.sum(s["input"])) for s in zoo.MODELS["ifmodel"].input_sets()]
     assert min(sums) < 0 < max(sums)
+
+
+# What the default pipeline must leave of each zoo model (op: count; ops not named must not grow). The ONNX export
+# keeps BatchNormalization (it must fold into the convolutions, leaving their bias Adds), writes SiLU as x*sigmoid(x),
+# Hardswish/Hardsigmoid before opset 14 as arithmetic, LayerNorm before opset 17 and erf-Gelu as arithmetic.
+_OPTIMIZED: dict[str, dict[str, int]] = {
+    "resnet": {"Convolution": 9, "Add": 13, "Multiply": 0, "BatchNormInference": 0},
+    "mobilenetv3": {"HSwish": 7, "HSigmoid": 3, "Multiply": 3, "BatchNormInference": 0},
+    "yolo": {"Swish": 22, "Sigmoid": 2, "BatchNormInference": 0},
+    "bert": {"MVN": 5, "Gelu": 2, "Erf": 0, "Sqrt": 0, "Power": 0, "ReduceMean": 0, "Divide": 0},
+    "lstm": {"LSTMSequence": 2},
+    "gru": {"GRUSequence": 2},
+    "unet": {"BatchNormInference": 0, "Multiply": 0},
+    "ifmodel": {"If": 1},
+}
+
+
+@pytest.mark.parametrize(("name", "opset"), CASES, ids=IDS)
+def test_optimizer_fuses(name: str, opset: int, zoo_ir: Callable[[str, int], Converted]) -> None:
+    report = zoo_ir(name, opset).report
+    before, after = report.layers_before, report.layers_after
+    print(f"{name} opset {opset}: {sum(before.values())} -> {sum(after.values())} layers")
+    assert {op: after.get(op, 0) for op in _OPTIMIZED[name]} == _OPTIMIZED[name]
+    assert "Dropout" not in after and "Identity" not in after
+    grown = {op: (before.get(op, 0), n) for op, n in after.items() if n > before.get(op, 0) and op not in _OPTIMIZED[name]
+             and op != "Add"}  # bias Adds replace BatchNorms
+    assert not grown, f"ops that grew: {grown}"
+    assert sum(after.values()) <= sum(before.values())
