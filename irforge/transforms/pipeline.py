@@ -1,8 +1,9 @@
 """The default optimization pipeline, in order. `--list-passes` prints it; `--disable-pass NAME` skips one.
 
 The order follows OpenVINO's MOC transformations: clean up and fold constants first (so patterns see Constants and
-static shapes), fuse decomposed activations and normalizations while their Divide/Subtract spellings are intact,
-then fold BatchNorm and the per-channel Multiply/Add chains into the weights, then fold Pads, and clean up again."""
+static shapes) and give run-time-computed Reshape targets constant ones; fuse decomposed activations,
+normalizations and attention while their Divide/Subtract spellings are intact; then fold BatchNorm and the
+per-channel Multiply/Add chains into the weights, then Pads; and clean up again."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,21 +20,28 @@ from irforge.transforms.linear_folding import (
     MultiplyBeforeWeightsFusion)
 from irforge.transforms.nop_elimination import NopElimination
 from irforge.transforms.pad_fusion import PadFusion
+from irforge.transforms.reshape_simplification import SimplifyReshapeTarget
 from irforge.transforms.reverse_channels import ReverseInputChannelsFusion
+from irforge.transforms.sdpa_fusion import SDPAFusion
+from irforge.transforms.transpose_fusion import TransposeFusion
 
 # Each entry makes a fresh pass (passes carry their own counters). A name may appear more than once (a pass
 # run again after the fusions); disabling a name disables every occurrence.
 PIPELINE: list[Callable[[], Pass]] = [
+    DeadCodeElimination,  # nodes left by --output cuts or unused in the source would block fusions
     ConstantFolding,
     NopElimination,
     ReverseInputChannelsFusion,
     CommonSubexpressionElimination,
     ConstantFolding,
     NopElimination,
+    SimplifyReshapeTarget,
     *ACTIVATION_FUSIONS,
     MVNFusion,
     NormalizeL2Fusion,
     SoftmaxFusion,
+    SDPAFusion,
+    TransposeFusion,
     DepthToSpaceFusion,
     ShuffleChannelsFusion,
     BatchNormDecomposition,

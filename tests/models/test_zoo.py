@@ -76,12 +76,14 @@ def test_ifmodel_export_has_if(opset: int) -> None:
 
 # What the default pipeline must leave of each zoo model (op: count; ops not named must not grow). The ONNX export
 # keeps BatchNormalization (it must fold into the convolutions, leaving their bias Adds), writes SiLU as x*sigmoid(x),
-# Hardswish/Hardsigmoid before opset 14 as arithmetic, LayerNorm before opset 17 and erf-Gelu as arithmetic.
+# Hardswish/Hardsigmoid before opset 14 as arithmetic, LayerNorm before opset 17, erf-Gelu and attention as
+# arithmetic, and reshape targets computed from ShapeOf (which must become constants).
 _OPTIMIZED: dict[str, dict[str, int]] = {
     "resnet": {"Convolution": 9, "Add": 13, "Multiply": 0, "BatchNormInference": 0},
     "mobilenetv3": {"HSwish": 7, "HSigmoid": 3, "Multiply": 3, "BatchNormInference": 0},
     "yolo": {"Swish": 22, "Sigmoid": 2, "BatchNormInference": 0},
-    "bert": {"MVN": 5, "Gelu": 2, "Erf": 0, "Sqrt": 0, "Power": 0, "ReduceMean": 0, "Divide": 0},
+    "bert": {"MVN": 5, "Gelu": 2, "ScaledDotProductAttention": 2, "Softmax": 0, "Erf": 0, "Sqrt": 0, "Power": 0,
+             "ReduceMean": 0, "Divide": 0, "ShapeOf": 1, "Concat": 0},
     "lstm": {"LSTMSequence": 2},
     "gru": {"GRUSequence": 2},
     "unet": {"BatchNormInference": 0, "Multiply": 0},
