@@ -1,4 +1,4 @@
-"""`irforge infer MODEL.xml --input NAME=file.npy ... [-d REF] [-o OUTDIR]`: outputs to OUTDIR/<name>.npy."""
+"""`irforge infer MODEL.xml --input NAME=file.npy ... [-d CPU|REF] [-o OUTDIR]`: outputs to OUTDIR/<name>.npy."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("model", help="path to an IR .xml (or an .onnx)")
     p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE.npy",
                    help="an input (repeat for several); NAME may be omitted for a one-input model")
-    p.add_argument("-d", "--device", default="REF", help="device (default: REF)")
+    p.add_argument("-d", "--device", default=None, help="device: CPU or REF (default: CPU when available, else REF)")
     p.add_argument("-o", "--output-dir", default=".", help="folder for the output .npy files (default: .)")
 
 
@@ -31,7 +31,8 @@ def _load_npy(path: str, option: str) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     core = Core()
-    compiled = core.compile_model(core.read_model(args.model), args.device)
+    device = args.device or ("CPU" if "CPU" in core.available_devices else "REF")
+    compiled = core.compile_model(core.read_model(args.model), device)
     feeds: dict[object, np.ndarray] = {}
     for spec in args.input:
         if "=" in spec:

@@ -1,131 +1,91 @@
-"""OpenVINO-style runtime API: `Core().compile_model(model, "REF")(inputs)`."""
+"""OpenVINO-style runtime API: `Core().compile_model(model, "CPU", config)(inputs)`.
+
+Core reads models and compiles them for a device (irforge/runtime/registry.py); the configuration
+(irforge/runtime/properties.py) decides the streams the compiled model runs on. The other pieces live beside:
+compiled_model.py, infer_request.py, async_queue.py, inputs.py (input checking), streams.py."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from irforge.errors import InferenceError, OptionError
-from irforge.ir.graph import Model, Output
+from irforge.errors import OptionError
+from irforge.ir.graph import Model
 from irforge.ir.xml_io import read_model as _read_xml
-from irforge.runtime.device import Executable
-from irforge.runtime.results import InferResult
+from irforge.runtime import host
+from irforge.runtime import properties as P
+from irforge.runtime.async_queue import AsyncInferQueue
+from irforge.runtime.compiled_model import CompiledModel
+from irforge.runtime.infer_request import InferRequest
+from irforge.runtime.inputs import prepare_inputs
+from irforge.runtime.registry import available_devices, get_device
 
-
-def _device_factories() -> dict[str, Any]:
-    from irforge.runtime.devices.reference import ReferenceExecutable
-
-    def cpu(model: Model, config: dict[str, str]) -> Executable:
-        from irforge.runtime.devices.cpu import CPUExecutable
-
-        return CPUExecutable(model, config)
-
-    return {"CPU": cpu, "REF": ReferenceExecutable}
+__all__ = ["Core", "CompiledModel", "InferRequest", "AsyncInferQueue", "prepare_inputs"]
 
 
 class Core:
-    """Entry point: reads models and compiles them for a device."""
+    """Entry point: reads models and compiles them for a device ("CPU", the default, or "REF")."""
+
+    def __init__(self) -> None:
+        self._defaults: dict[str, tuple[P.CompileConfig, set[str]]] = {}
 
     @property
     def available_devices(self) -> list[str]:
-        return list(_device_factories())
+        return available_devices()
 
     def read_model(self, model: str | os.PathLike[str]) -> Model:
-        """Read an IR `.xml` (with its `.bin`) or convert an `.onnx` file."""
+        """Read an IR `.xml` (with its `.bin`), or convert an `.onnx` file with the converter's defaults (the
+        optimized IR `irforge.convert_model` gives)."""
         path = str(model)
         if path.endswith(".onnx"):
-            from irforge.frontends.onnx import convert_model
+            from irforge.mo.convert import convert_model
 
             return convert_model(path)
         return _read_xml(path)
 
-    def compile_model(self, model: Model | str | os.PathLike[str], device: str = "REF",
-                      config: Mapping[str, Any] | None = None) -> "CompiledModel":
+    def compile_model(self, model: Model | str | os.PathLike[str], device: str = "CPU",
+                      config: Mapping[str, Any] | None = None) -> CompiledModel:
+        """Compile for `device`. `config` keys (OpenVINO's names): PERFORMANCE_HINT (LATENCY, THROUGHPUT),
+        INFERENCE_PRECISION_HINT (f32, bf16; default: the device's choice), NUM_STREAMS (int or AUTO),
+        INFERENCE_NUM_THREADS (int, 0 = all cores), PERF_COUNT (bool: per-op profiling)."""
+        entry = get_device(device)
+        cfg = self._config(entry.name, config)
         m = model if isinstance(model, Model) else self.read_model(model)
-        factories = _device_factories()
-        dev = device.upper()
-        if dev not in factories:
-            raise OptionError(f"unknown device '{device}' (available: {', '.join(factories)})")
-        cfg = {str(k): str(v) for k, v in (config or {}).items()}
-        return CompiledModel(m, factories[dev](m, cfg), dev)
+        plan = P.plan_streams(cfg)
+        executable = entry.load()(m, P.device_config(cfg, plan))
+        return CompiledModel(m, executable, entry.name, cfg, plan)
 
+    def set_property(self, device: str, config: Mapping[str, Any]) -> None:
+        """Defaults for later compile_model calls on `device` (same keys as compile_model's config)."""
+        name = get_device(device).name
+        base, given = self._defaults.get(name, (P.CompileConfig(), set()))
+        new, new_given = P.parse_config(config)
+        self._defaults[name] = (base.merged(new, new_given), given | new_given)
 
-class CompiledModel:
-    """A model compiled for one device. Call it with a dict name->array, a list, or one array."""
+    def get_property(self, device: str, name: str) -> Any:
+        """FULL_DEVICE_NAME, OPTIMIZATION_CAPABILITIES, RANGE_FOR_STREAMS, AVAILABLE_DEVICES,
+        SUPPORTED_PROPERTIES, and the defaults compile_model would use (PERFORMANCE_HINT, NUM_STREAMS, ...)."""
+        entry = get_device(device)
+        cfg, _ = self._defaults.get(entry.name, (P.CompileConfig(), set()))
+        plan = P.plan_streams(cfg)
+        props: dict[str, Any] = {
+            "FULL_DEVICE_NAME": entry.full_name(),
+            "OPTIMIZATION_CAPABILITIES": entry.capabilities(),
+            "RANGE_FOR_STREAMS": (1, host.logical_cpus()),
+            "AVAILABLE_DEVICES": [""],
+            P.PERFORMANCE_HINT: cfg.hint,
+            P.INFERENCE_PRECISION_HINT: cfg.precision or entry.default_precision(),
+            P.NUM_STREAMS: plan.streams,
+            P.INFERENCE_NUM_THREADS: plan.threads,
+            P.PERF_COUNT: cfg.perf_count,
+        }
+        props["SUPPORTED_PROPERTIES"] = sorted([*props, "SUPPORTED_PROPERTIES"])
+        if name not in props:
+            raise OptionError(f"get_property: unknown property '{name}' for {entry.name} "
+                              f"(supported: {', '.join(sorted(props))})")
+        return props[name]
 
-    def __init__(self, model: Model, executable: Executable, device: str) -> None:
-        self.model = model
-        self.executable = executable
-        self._runner = executable.create_runner()
-        self.device = device
-        self._names = model.output_names()
-
-    @property
-    def inputs(self) -> list[Output]:
-        return self.model.inputs
-
-    @property
-    def outputs(self) -> list[Output]:
-        return self.model.outputs
-
-    def input(self, key: int | str = 0) -> Output:
-        return self.model.input(key)
-
-    def output(self, key: int | str = 0) -> Output:
-        return self.model.output(key)
-
-    def __call__(self, inputs: Any = None) -> InferResult:
-        arrays = prepare_inputs(self.model, inputs)
-        return InferResult(self.model.outputs, self._names, self._runner.run(arrays))
-
-
-def prepare_inputs(model: Model, inputs: Any) -> list[np.ndarray]:
-    """Order and check user inputs against the model's Parameters: names, element types and shapes."""
-    params = model.inputs
-    if isinstance(inputs, np.ndarray) or np.isscalar(inputs):
-        inputs = [inputs]
-    if isinstance(inputs, Mapping):
-        by_pos: list[Any] = [None] * len(params)
-        for key, val in inputs.items():
-            idx = _input_index(params, key)
-            by_pos[idx] = val
-        missing = [params[i].name for i, v in enumerate(by_pos) if v is None]
-        if missing:
-            raise InferenceError(f"missing input(s): {', '.join(missing)}")
-        values = by_pos
-    elif inputs is None:
-        values = []
-    else:
-        values = list(inputs)
-    if len(values) != len(params):
-        raise InferenceError(f"the model takes {len(params)} input(s) ({', '.join(p.name for p in params)}), got {len(values)}")
-    return [_check_input(p, v) for p, v in zip(params, values)]
-
-
-def _input_index(params: list[Output], key: object) -> int:
-    if isinstance(key, int):
-        if 0 <= key < len(params):
-            return key
-    elif isinstance(key, Output):
-        for i, p in enumerate(params):
-            if p is key:
-                return i
-    else:
-        for i, p in enumerate(params):
-            if key in p.names or key == p.node.name:
-                return i
-    raise InferenceError(f"unknown input {key!r} (the model's inputs: {', '.join(p.name for p in params)})")
-
-
-def _check_input(param: Output, value: Any) -> np.ndarray:
-    et = param.element_type
-    arr = np.asarray(value)
-    if not isinstance(value, np.ndarray) and et.dtype is not None and arr.dtype != et.dtype:
-        arr = arr.astype(et.dtype)  # plain Python values take the input's type
-    if et.dtype is not None and arr.dtype != et.dtype:
-        raise InferenceError(f"input '{param.name}' expects {et}[{param.shape}], got {arr.dtype}{list(arr.shape)}")
-    if not param.shape.compatible(arr.shape):
-        raise InferenceError(f"input '{param.name}' expects {et}[{param.shape}], got {et}{list(arr.shape)}")
-    return arr
+    def _config(self, device: str, config: Mapping[str, Any] | None) -> P.CompileConfig:
+        base, _ = self._defaults.get(device, (P.CompileConfig(), set()))
+        cfg, given = P.parse_config(config)
+        return base.merged(cfg, given)

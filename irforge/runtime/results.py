@@ -16,19 +16,23 @@ class InferResult(Mapping[object, np.ndarray]):
         self._outputs = list(outputs)
         self._names = list(names)
         self._values = list(values)
-        self._index: dict[object, int] = {}
-        for i, (out, name) in enumerate(zip(self._outputs, self._names)):
-            for key in [name, *sorted(out.names), i]:
-                self._index.setdefault(key, i)
+        self._index: dict[object, int] | None = None  # built on the first lookup by name
 
     def _key(self, key: object) -> int:
         if isinstance(key, Output):
             for i, out in enumerate(self._outputs):
                 if out is key:
                     return i
-        elif key in self._index:
-            return self._index[key]
-        raise KeyError(f"no output {key!r}; outputs are {', '.join(self.names)}")
+        else:
+            if self._index is None:
+                self._index = {}
+                for i, (out, name) in enumerate(zip(self._outputs, self._names)):
+                    for k in [name, *sorted(out.names), i]:
+                        self._index.setdefault(k, i)
+            if key in self._index:
+                return self._index[key]
+        shown = key.name if isinstance(key, Output) else key
+        raise KeyError(f"no output {shown!r}; outputs are {', '.join(self.names)}")
 
     @property
     def names(self) -> list[str]:
