@@ -4,16 +4,22 @@ single ops, and Reshape -> Transpose -> Reshape chains to DepthToSpace / Shuffle
 Modelled on OpenVINO's mvn_fusion.cpp, normalize_l2_fusion.cpp, softmax_fusion.cpp, depth_to_space_fusion.cpp
 and shuffle_channels_fusion.cpp. Run them after constant folding, so reduction axes, exponents, eps and
 reshape targets are Constants (or at least foldable) and reshape output shapes are as static as they get.
+
+Every fusion refuses what its single op cannot express: a non-float input or one of dynamic rank, reductions
+without keep_dims or over different axes, an eps that is negative, not one element or broadcasts the result
+(as any other constant that changes the result's shape), and intermediates used outside the pattern.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
 from irforge.ir.graph import Output, constant, make
 from irforge.ir.ops.normalization import reduction_axes
+from irforge.ir.ops.shape_ops import SymDim, shape_input
 from irforge.transforms.base import PatternPass
 from irforge.transforms.pattern import Any, Const, Match, Op, OneOf, Pattern
 
@@ -93,7 +99,11 @@ class MVNFusion(PatternPass):
     The centered value may be recomputed for the variance, squared by Power(., 2), d*d or SquaredDifference;
     the root may be Sqrt or Power(., 0.5); eps inside the root (INSIDE_SQRT) or added after it
     (OUTSIDE_SQRT); the division a Divide, a Multiply by Power(., -1) or by 1/(.), or a Multiply by
-    Power(var + eps, -0.5). A LayerNorm's gamma Multiply and beta Add are left as they are."""
+    Power(var + eps, -0.5). A LayerNorm's gamma Multiply and beta Add are left as they are.
+
+    Also TensorFlow's batch_normalization form with the constants inside (OpenVINO's
+    MVNFusionWithConstantsInside): inv = rsqrt(var + eps) * gamma; x * inv + (beta - mean * inv)
+    -> MVN(x) * gamma + beta."""
 
     name = "mvn_fusion"
     description = "fuse decomposed mean-variance normalization (LayerNorm, MVN) into MVN"
@@ -101,18 +111,20 @@ class MVNFusion(PatternPass):
     def pattern(self) -> Pattern:
         x = Any("x")
 
-        def centered() -> Op:
-            return Op("Subtract", x, Op("ReduceMean", x, Any()))
+        def mean() -> Op:
+            return Op("ReduceMean", x, Any())
 
-        sub = Op("Subtract", x, Op("ReduceMean", x, Any()), name="sub")
-        d = OneOf(sub, centered())  # the variance reuses the centered value or recomputes it
-        square = OneOf(Op("Power", d, _k(2)), Op("Multiply", d, d),
-                       Op("SquaredDifference", x, Op("ReduceMean", x, Any())))
+        sub = Op("Subtract", x, mean(), name="sub")
+        d = OneOf(sub, Op("Subtract", x, mean()))  # the variance reuses the centered value or recomputes it
+        square = OneOf(Op("Power", d, _k(2)), Op("Multiply", d, d), Op("SquaredDifference", x, mean()))
         var = Op("ReduceMean", square, Any())
         eps = Const("eps", where=_single)
         inside = Op("Add", var, eps, name="inside")
         std = OneOf(_sqrt(inside), Op("Add", _sqrt(var), eps))
-        return OneOf(_divided_by(sub, std), Op("Multiply", sub, Op("Power", inside, _k(-0.5))))
+        rsqrt = OneOf(Op("Power", inside, _k(-0.5)), Op("Divide", _k(1), _sqrt(inside)))
+        inv = Op("Multiply", rsqrt, Const("gamma"), name="inv")
+        with_constants = Op("Add", Op("Multiply", x, inv), Op("Subtract", Const("beta"), Op("Multiply", inv, mean())))
+        return OneOf(_divided_by(sub, std), Op("Multiply", sub, Op("Power", inside, _k(-0.5))), with_constants)
 
     def check(self, m: Match) -> str | None:
         rank = _float_rank(m["x"])
@@ -120,16 +132,22 @@ class MVNFusion(PatternPass):
             return "input is not floating point or has dynamic rank"
         if _common_axes(m, ("ReduceMean",), rank) is None:
             return "the ReduceMeans do not reduce the same constant axes with keep_dims"
-        if _scalar_eps(m, rank) is None or not _keeps_shape(m):
-            return "eps is not a non-negative scalar"
+        if _scalar_eps(m, rank) is None:
+            return "eps is not a finite non-negative scalar of at most the input's rank"
+        if not _keeps_shape(m):
+            return "the result's shape differs from the input's (a constant broadcasts it)"
         return None
 
     def rewrite(self, m: Match) -> Output:
         rank = m["x"].shape.rank
         axes = _common_axes(m, ("ReduceMean",), rank)
         assert axes is not None
-        return make("MVN", [m["x"], _axes_const(axes)], eps=_scalar_eps(m, rank), normalize_variance=True,
-                    eps_mode="INSIDE_SQRT" if "inside" in m else "OUTSIDE_SQRT").output(0)
+        mvn = make("MVN", [m["x"], _axes_const(axes)], eps=_scalar_eps(m, rank), normalize_variance=True,
+                   eps_mode="INSIDE_SQRT" if "inside" in m else "OUTSIDE_SQRT").output(0)
+        if "gamma" not in m:
+            return mvn
+        scaled = make("Multiply", [mvn, constant(m["gamma"])]).output(0)
+        return make("Add", [scaled, constant(m["beta"])]).output(0)
 
 
 # ------------------------------------------------------------------------------------------------ NormalizeL2
@@ -155,10 +173,13 @@ class NormalizeL2Fusion(PatternPass):
 
     def _eps(self, m: Match, rank: int) -> float | None:
         eps = _scalar_eps(m, rank)
-        if eps is None or "norm_max" not in m:
+        if eps is None or "norm_max" not in m or eps == 0:
             return eps
-        squared = eps * eps  # the clamp moves inside the root; it must not vanish in the data type
-        return squared if eps == 0 or m["x"].element_type.dtype.type(squared) > 0 else None
+        # The clamp moves inside the root as eps^2: it must stay a finite normal number of the data type (0 or
+        # inf would change the result; a subnormal may be flushed to 0 by the device).
+        squared = eps * eps
+        info = ml_dtypes.finfo(m["x"].element_type.dtype)
+        return squared if float(info.tiny) <= squared <= float(info.max) else None
 
     def check(self, m: Match) -> str | None:
         rank = _float_rank(m["x"])
@@ -166,8 +187,10 @@ class NormalizeL2Fusion(PatternPass):
             return "input is not floating point or has dynamic rank"
         if _common_axes(m, ("ReduceSum", "ReduceL2"), rank) is None:
             return "the reductions do not share constant axes with keep_dims"
-        if self._eps(m, rank) is None or not _keeps_shape(m):
-            return "eps is not a usable non-negative scalar"
+        if self._eps(m, rank) is None:
+            return "eps is not a finite non-negative scalar of at most the input's rank (or its square is not normal)"
+        if not _keeps_shape(m):
+            return "the result's shape differs from the input's (a constant broadcasts it)"
         if "target" in m and not _expands_to_input(m["target"], m["x"]):
             return "the norm is broadcast to a shape that may differ from the input's"
         return None
@@ -211,34 +234,62 @@ class SoftmaxFusion(PatternPass):
     def check(self, m: Match) -> str | None:
         if self._axis(m) is None:
             return "not one constant axis shared by the reductions (with keep_dims), or not a float input"
+        if not _keeps_shape(m):
+            return "the result's shape differs from the input's (a constant broadcasts it)"
         return None
 
     def rewrite(self, m: Match) -> Output:
         return make("Softmax", [m["x"]], version="opset8", axis=self._axis(m)).output(0)
 
 
-# ------------------------------------------------------------------------------------------------ Reshape -> Transpose -> Reshape
+# ------------------------------------------------------------------------- Reshape -> Transpose -> Reshape
 
 _RESHAPE_TRANSPOSE_RESHAPE = Op("Reshape", Op("Transpose", Op("Reshape", Any("x"), Any(), name="before"),
                                               Const("perm")), Any())
 
 
-def _dims(shape_of: Output) -> list[int | None] | None:
-    """Static dims, with None for a dynamic leading (batch) dim; None when any other dim or the rank is
-    dynamic. Two shapes whose other dims match and hold as many elements then agree on the batch too."""
-    shape = shape_of.shape
+def _dims(out: Output, x: Output, x_dims: list[int | None] | None = None) -> list[int | None] | None:
+    """The dims of one value of the chain: static ints, with None for a dynamic leading dim that is x's batch.
+    None when the rank or any other dim is unknown.
+
+    A dynamic leading dim is proven to be the batch by element counts: every value of the chain holds as many
+    elements as x, so when its other dims multiply to the product of x's other dims (the checks below compare
+    them with dims derived from x), its first dim equals x's. A Reshape to [x.size(0), -1, ...] (ShuffleNet's
+    `view(batch, -1, h, w)`) leaves the -1 dynamic too, as inference cannot tell that the target's first element is
+    the batch of the Reshape's (transposed) input; when that element is read from ShapeOf(x), it is x's batch and
+    the -1 is solved here from x's element count (`x_dims`)."""
+    shape = out.shape
     if not shape.rank_is_static or shape.rank == 0:
         return None
     dims = [d.min if d.is_static else None for d in shape.dims]
-    return dims if None not in dims[1:] else None
+    if None not in dims[1:]:
+        return dims
+    if dims[0] is not None or x_dims is None or x_dims[0] is not None or out.node.type != "Reshape":
+        return None
+    target = shape_input(out.node, 1)
+    first = target[0] if target is not None and len(target) == len(dims) else None
+    if not (isinstance(first, SymDim) and first.source is x and first.axis == 0):
+        return None
+    unknown = [i for i, d in enumerate(dims[1:], 1) if d is None]
+    known = int(np.prod([d for d in dims[1:] if d is not None], dtype=np.int64))
+    total = int(np.prod(x_dims[1:], dtype=np.int64))
+    if len(unknown) != 1 or known == 0 or total % known:
+        return None
+    dims[unknown[0]] = total // known
+    return dims
 
 
 def _chain_dims(m: Match) -> tuple[list[int | None], list[int | None], list[int], list[int | None]] | None:
     """Input, first-reshape and output dims of the chain plus the permutation, when the shapes qualify."""
-    x, before, after = _dims(m["x"]), _dims(m["before"].outputs[0]), _dims(m.root.outputs[0])
-    if x is None or before is None or after is None or m["perm"].size != len(before):
+    x = _dims(m["x"], m["x"])
+    before = None if x is None else _dims(m["before"].outputs[0], m["x"], x)
+    if before is None or m["perm"].size != len(before):
         return None
-    return x, before, [int(p) for p in m["perm"].reshape(-1)], after
+    perm = [int(p) for p in m["perm"].reshape(-1)]
+    if sorted(perm) != list(range(len(perm))):
+        return None
+    after = _dims(m.root.outputs[0], m["x"], x)
+    return None if after is None else (x, before, perm, after)
 
 
 def _depth_to_space(x: list[int | None], before: list[int | None], perm: list[int],
@@ -284,7 +335,8 @@ def _shuffle(x: list[int | None], before: list[int | None], perm: list[int],
 
 class DepthToSpaceFusion(PatternPass):
     """Reshape -> Transpose -> Reshape implementing DepthToSpace (blocks_first or depth_first, any number
-    of spatial dims) -> DepthToSpace. Needs static shapes (a dynamic batch is fine) and the exact permutation."""
+    of spatial dims) -> DepthToSpace. Needs static shapes (a dynamic batch is fine, see `_dims`) and the exact
+    permutation of the op spec."""
 
     name = "depth_to_space_fusion"
     description = "fuse Reshape-Transpose-Reshape chains that move channels to space into DepthToSpace"
@@ -307,7 +359,8 @@ class DepthToSpaceFusion(PatternPass):
 
 class ShuffleChannelsFusion(PatternPass):
     """Reshape [.., g, C/g, ..] -> Transpose swapping those two axes -> Reshape back to the input shape
-    (ShuffleNet's channel shuffle) -> ShuffleChannels. Needs static shapes (a dynamic batch is fine)."""
+    (ShuffleNet's channel shuffle) -> ShuffleChannels, along any axis. Needs static shapes (a dynamic batch is
+    fine, see `_dims`)."""
 
     name = "shuffle_channels_fusion"
     description = "fuse Reshape-Transpose-Reshape channel shuffles into ShuffleChannels"
@@ -327,3 +380,7 @@ class ShuffleChannelsFusion(PatternPass):
         assert params is not None
         return make("ShuffleChannels", [m["x"]], axis=params[0], group=params[1]).output(0)
 
+
+STRUCTURE_FUSIONS: tuple[type[PatternPass], ...] = (
+    MVNFusion, NormalizeL2Fusion, SoftmaxFusion, DepthToSpaceFusion, ShuffleChannelsFusion)
+"""The fusions of this module in a good running order (run them after constant folding)."""
