@@ -40,8 +40,10 @@ def _tensors_only(graph) -> bool:  # type: ignore[no-untyped-def]
 
 @functools.cache
 def in_scope_cases() -> list:  # type: ignore[type-arg]
-    """Cases whose model uses at least one required op and only ops of the required list (the expanded
-    function-body variants use helper ops such as CastLike and are included when all their ops are listed),
-    on tensors (not sequences or optionals)."""
+    """Cases on tensors (not sequences or optionals) whose ops are all required or translated by irforge: every
+    case of every op irforge claims, the expanded function-body variants included."""
+    from irforge.frontends.onnx.registry import supported_ops
+
+    claimed = REQUIRED_OPS | set(supported_ops())
     return [c for c in all_cases()
-            if _ops_of(c.model.graph) and _ops_of(c.model.graph) <= REQUIRED_OPS and _tensors_only(c.model.graph)]
+            if _ops_of(c.model.graph) and _ops_of(c.model.graph) <= claimed and _tensors_only(c.model.graph)]

@@ -152,6 +152,17 @@ def test_backprop_data_output_shape_input_matches_openvino(op: str, out_size: li
 _TORCH_MAXPOOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 
 
+def test_maxpool8_of_bf16_pads_with_the_lowest_bf16() -> None:
+    """bf16 (NumPy kind 'V', from ml_dtypes) windows start from bf16's lowest finite value, as for f32."""
+    x = RNG.standard_normal((1, 2, 5, 5)).astype(Type.bf16.dtype) - 4  # all windows negative, padding included
+    model = _model("MaxPool", x, version="opset8", strides=[2, 2], dilations=[1, 1], pads_begin=[1, 1],
+                   pads_end=[1, 1], kernel=[3, 3], rounding_type="floor", axis=2, index_element_type="i32")
+    got = _ref(model, x)
+    assert_close(run_openvino(model, [x]), got, what="MaxPool bf16 OpenVINO vs REF")
+    values, _ = _TORCH_MAXPOOL[2](torch.tensor(x.astype(np.float32)), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(got[0].astype(np.float32), values.numpy())
+
+
 @pytest.mark.parametrize("nsp,kernel,stride,dilation,pad,ceil", [
     (1, 3, 2, 1, 1, False), (2, 3, 2, 1, 1, False), (2, 2, 2, 2, 0, True), (2, 3, 3, 1, 1, True),
     (3, 2, 2, 1, 1, False), (3, 3, 2, 2, 1, True),

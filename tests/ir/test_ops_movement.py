@@ -200,6 +200,12 @@ def test_range_length_from_constants() -> None:
     assert rng(5, 1, 1).shape == PartialShape([0])
 
 
+def test_range_wants_scalars() -> None:
+    """As in OpenVINO's shape inference, a one-element 1-D bound is not a scalar."""
+    with pytest.raises(GraphError, match="'stop' must be a scalar"):
+        _op("Range", _c(0), _c([4]), _c(1), output_type=Type.i64)
+
+
 # ---------------------------------------------------------------------------------------------- REF vs OpenVINO
 def test_strided_slice_backward_clamping_ref_matches_openvino() -> None:
     """A begin below -dim with a negative stride selects element 0 in OpenVINO (nothing in Python)."""
@@ -250,6 +256,18 @@ def test_scatter_elements_update_ref_matches_openvino(reduction: str, use_init_v
     updates = _c([[1.5, 2, 3, 4], [5, 6, 7, 8]], np.float32)
     out = _op("ScatterElementsUpdate", data, indices, updates, _c(0), reduction=reduction, use_init_val=use_init_val)
     _ref_vs_openvino([out], [data], [np.arange(12, dtype=np.float32).reshape(3, 4) - 4])
+
+
+@pytest.mark.parametrize("reduction", ["min", "max"])
+def test_scatter_elements_min_max_of_bf16_start_from_the_type_bounds(reduction: str) -> None:
+    """Without the initial values min/max start from bf16's own bounds (bf16 is NumPy kind 'V', not 'f')."""
+    bf16 = Type.bf16.dtype
+    data = _param("3,4", Type.bf16)
+    updates = constant(np.array([[1.5, 2, 3, 4], [5, 6, 7, 8]], bf16))
+    out = _op("ScatterElementsUpdate", data, _c([[1, -1, 0, 0], [1, 2, 0, 2]]), updates, _c(0), reduction=reduction,
+              use_init_val=False)
+    got = _ref_vs_openvino([out], [data], [(np.arange(12).reshape(3, 4) - 4).astype(bf16)])
+    assert got[0].dtype == bf16 and got[0][0, 2] == (3 if reduction == "min" else 7)
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "sub", "prod", "min", "max"])
@@ -322,6 +340,8 @@ _ONNX_CASES = {
                           dict(value=__import__("onnx").helper.make_tensor("v", 6, [1], [7]))),
     "transpose_default": ("Transpose", 13, {"x": _X}, {}, {}),
     "gather_negative": ("Gather", 13, {"x": _X, "i": np.array([[-1, 0], [2, -3]])}, {}, dict(axis=2)),
+    # one-element 1-D bounds (as ONNX's AffineGrid function body passes them): squeezed to OpenVINO's scalars
+    "range_one_element_inputs": ("Range", 11, {"s": np.array([2]), "l": np.array([9]), "d": np.array([3])}, {}, {}),
 }
 
 
@@ -333,7 +353,7 @@ def test_onnx_translators_match_onnxruntime_and_openvino(name: str, dynamic: boo
 
     op, opset, inputs, consts, attrs = _ONNX_CASES[name]
     outputs = attrs.get("num_outputs", 2) if op == "Split" else 1
-    out_type = {"Shape": np.int64, "Size": np.int64, "ConstantOfShape": np.int32}.get(op, np.float32)
+    out_type = {"Shape": np.int64, "Size": np.int64, "ConstantOfShape": np.int32, "Range": np.int64}.get(op, np.float32)
     proto = _onnx_case(op, opset, inputs, outputs, out_type, dynamic, consts, **attrs)
     want = run_ort(proto, inputs)
     model = irforge.convert_model(proto)

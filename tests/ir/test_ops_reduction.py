@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -87,6 +88,25 @@ def test_empty_reductions_use_identity_values() -> None:
     assert _reduce_ref("ReduceSum", x, [1]).tolist() == [[0.0] * 3] * 2
     assert _reduce_ref("ReduceProd", x, [1]).tolist() == [[1.0] * 3] * 2
     assert np.all(_reduce_ref("ReduceMax", x, [1]) == -np.inf) and np.all(_reduce_ref("ReduceMin", x, [1]) == np.inf)
+
+
+@pytest.mark.parametrize("op,fn", [("ReduceMax", np.max), ("ReduceMin", np.min)])
+def test_max_min_of_bf16(op: str, fn: Any) -> None:
+    """bf16 (NumPy kind 'V', from ml_dtypes) has its own +-inf identity; the expanded ONNX Attention reduces it."""
+    x = RNG.uniform(-2, 2, (3, 5)).astype(ml_dtypes.bfloat16)
+    x[1, 2] = -np.inf if op == "ReduceMax" else np.inf
+    got = _reduce(op, x, [1], False)
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(got.astype(np.float32), fn(x.astype(np.float32), axis=1))
+
+
+@pytest.mark.parametrize("dtype,lowest", [(ml_dtypes.bfloat16, -np.inf), (ml_dtypes.float8_e5m2, -np.inf),
+                                          (ml_dtypes.float8_e4m3fn, -448.0)])
+def test_empty_max_of_narrow_floats(dtype: Any, lowest: float) -> None:
+    """An empty ReduceMax gives the type's lowest value: -inf, or -448 for f8e4m3 (which has no infinity)."""
+    got = _reduce_ref("ReduceMax", np.zeros((2, 0), dtype), [1])
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.astype(np.float32), [lowest, lowest])
 
 
 @pytest.mark.parametrize("op", ["ReduceMean", "ReduceLogicalOr"])

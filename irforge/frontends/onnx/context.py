@@ -114,12 +114,13 @@ class NodeContext:
         self.created.append(out.node)
         return out
 
-    def subgraph(self, attr_name: str) -> SubGraph:
+    def subgraph(self, attr_name: str, inline: bool = False) -> SubGraph:
         """Convert the graph attribute `attr_name` as a body: inputs become Parameters, outer-scope values it
-        reads become extra Parameters (listed in `captured`)."""
+        reads become extra Parameters (listed in `captured`). With `inline`, outer values are read directly
+        (nothing is captured): the sub-graph's results then compute in the enclosing graph."""
         from irforge.frontends.onnx.converter import GraphConverter
 
         g = self.attr(attr_name)
-        sub = GraphConverter(g, self.conv.opsets, parent=self.conv, name=f"{self.name}/{attr_name}")
+        sub = GraphConverter(g, self.conv.opsets, parent=self.conv, name=f"{self.name}/{attr_name}", inline=inline)
         model = sub.convert()
         return SubGraph(model, [outer for outer, _ in sub.captured], len(g.input))

@@ -69,8 +69,11 @@ class GraphConverter:
     """Translates one ONNX graph (the main graph or a sub-graph with a `parent` scope) into a Model."""
 
     def __init__(self, graph: onnx.GraphProto, opsets: dict[str, int], parent: "GraphConverter | None" = None,
-                 name: str = "model") -> None:
+                 name: str = "model", inline: bool = False) -> None:
+        """`inline`: a sub-graph translated into its parent's graph (an If branch chosen at conversion time):
+        outer values are used directly instead of through body Parameters."""
         self.graph = graph
+        self.inline = inline
         self.opsets = opsets
         self.parent = parent
         self.name = name
@@ -102,6 +105,9 @@ class GraphConverter:
             return out
         if self.parent is not None:
             outer = self.parent.get(name)
+            if self.inline:
+                self.values[name] = outer
+                return outer
             p = parameter(outer.element_type, outer.shape, self.unique_name(name))
             self.captured.append((outer, p))
             self.values[name] = p.output(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -363,7 +364,7 @@ def _identity(reduction: str, dtype: np.dtype) -> object:
     if reduction in ("prod",):
         return 1
     if reduction in ("min", "max"):
-        info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype) if dtype.kind in "iu" else None
+        info = ml_dtypes.finfo(dtype) if dtype.kind in "fV" else np.iinfo(dtype) if dtype.kind in "iu" else None
         if info is None:
             return reduction == "min"
         return info.max if reduction == "min" else info.min

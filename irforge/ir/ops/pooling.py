@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -132,7 +133,7 @@ def max_pool(x: np.ndarray, win: _Window, axis: int) -> tuple[np.ndarray, np.nda
     sp_strides = [int(np.prod(win.sizes[i + 1:])) for i in range(len(win.sizes))]
     spatial_size = int(np.prod(win.sizes))
     xp = pad_spatial(x, win.pads_begin, win.reach_end, 0)
-    lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    lowest = ml_dtypes.finfo(x.dtype).min if x.dtype.kind in "fV" else np.iinfo(x.dtype).min  # V: bf16, f8
     best = np.full((n, c, *win.out), lowest, dtype=x.dtype)
     index = np.zeros((n, c, *win.out), dtype=np.int64)
     for k in win.offsets():

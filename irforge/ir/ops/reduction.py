@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -32,9 +33,17 @@ def reduced_shape(shape: PartialShape, axes: tuple[int, ...], keep_dims: bool) -
 
 
 def _extreme(dtype: np.dtype, highest: bool) -> object:
-    """The identity of min (highest) or max (not highest) for `dtype`: +-inf, True/False or the integer bounds."""
-    if dtype.kind == "f":
-        return np.inf if highest else -np.inf
+    """The identity of min (highest) or max (not highest) for `dtype`: +-inf, True/False or the integer bounds.
+    The ml_dtypes floats (bf16, f8; NumPy kind 'V' or 'f') use their own +-inf, or their largest finite value
+    where the type has no infinity (f8e4m3fn turns -inf into NaN)."""
+    if dtype.kind == "f" or dtype.kind == "V":
+        if dtype.itemsize >= 4 or dtype == np.float16:
+            return np.inf if highest else -np.inf
+        inf = np.array(np.inf if highest else -np.inf).astype(dtype)
+        if np.isinf(inf):
+            return inf
+        info = ml_dtypes.finfo(dtype)
+        return info.max if highest else info.min
     if dtype.kind == "b":
         return highest
     info = np.iinfo(dtype)

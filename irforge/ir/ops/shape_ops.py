@@ -209,7 +209,7 @@ class Range(OpSpec):
         self.check_inputs(node)
         for i, what in enumerate(("start", "stop", "step")):
             s = node.inputs[i].shape
-            if s.rank_is_static and not (s.rank == 0 or (s.rank == 1 and s[0].compatible(1))):
+            if s.rank_is_static and s.rank != 0:  # OpenVINO's shape inference rejects a one-element 1-D too
                 raise op_error(node, f"'{what}' must be a scalar, got [{s}]")
         et = self.out_type(node)
         values = [node.input_value(i) for i in range(3)]

@@ -35,8 +35,25 @@ def _set_param(param: Node, et: ElementType | None, shape: PartialShape | None) 
         param.attrs["shape"] = shape
 
 
+def _inline(ctx: NodeContext, attr_name: str) -> list[Output]:
+    """The outputs of branch `attr_name` translated straight into the enclosing graph."""
+    branch = ctx.subgraph(attr_name, inline=True)
+    if branch.num_declared_inputs:
+        raise ctx.unsupported("a branch graph with declared inputs")
+    outs = [r.inputs[0] for r in branch.model.results]
+    for r in branch.model.results:
+        r.detach()
+    return outs
+
+
 @onnx_op("If")
 def if_op(ctx: NodeContext) -> list[Output]:
+    """A condition known at conversion time (the size/attribute tests of expanded ONNX functions) selects its
+    branch here, and only that branch is translated: ONNX runs only the taken branch, so the other may be
+    invalid for these inputs (AffineGrid's 2-D branch splits a 5-element size into 4 parts)."""
+    cond = ctx.input_value(0)
+    if cond is not None and cond.size == 1:
+        return _inline(ctx, "then_branch" if bool(cond.reshape(-1)[0]) else "else_branch")
     branches: list[SubGraph] = [ctx.subgraph("then_branch"), ctx.subgraph("else_branch")]
     if any(b.num_declared_inputs for b in branches):
         raise ctx.unsupported("a branch graph with declared inputs")

@@ -5,6 +5,7 @@ import numpy as np
 
 from irforge.frontends.onnx.context import NodeContext
 from irforge.frontends.onnx.ops.movement import i64
+from irforge.frontends.onnx.ops.reduction import as_scalar
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
 from irforge.ir.types import Type
@@ -31,8 +32,12 @@ def size(ctx: NodeContext) -> Output:
 
 @onnx_op("Range", since=11)
 def range_op(ctx: NodeContext) -> Output:
-    start = ctx.input(0)
-    return ctx.op("Range", start, ctx.input(1), ctx.input(2), output_type=start.element_type)
+    """ONNX asks for scalars but ONNX Runtime and the reference also take one-element 1-D tensors (ONNX's own
+    AffineGrid function body passes them); OpenVINO's Range wants scalars, so those are squeezed."""
+    bounds = [ctx.input(i) for i in range(3)]
+    start, stop, step = (as_scalar(ctx, v, what) if v.shape.rank_is_static and v.shape.rank > 0 else v
+                         for v, what in zip(bounds, ("start", "limit", "delta")))
+    return ctx.op("Range", start, stop, step, output_type=start.element_type)
 
 
 @onnx_op("ConstantOfShape", since=9)
