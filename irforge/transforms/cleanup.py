@@ -4,43 +4,64 @@ from __future__ import annotations
 
 import hashlib
 
-from irforge.ir.graph import Model, Node
+from irforge.ir.graph import Model, Node, Output
 from irforge.transforms.base import Pass
 
 
+def feeds_result(out: Output) -> bool:
+    return any(c.type == "Result" for c, _ in out.uses)
+
+
+def keeps_io_names(old: Output, new: Output) -> bool:
+    """Whether `old` may be replaced by `new` without merging a model output's tensor names into a model input
+    or into another model output (OpenVINO's replace_output_update_name refuses the same cases): the two tensors
+    would become one, so the IR could no longer tell the inputs/outputs apart by name."""
+    if not feeds_result(old):
+        return True
+    return new.node.type != "Parameter" and not feeds_result(new)
+
+
 class DeadCodeElimination(Pass):
-    """Drops uses held by nodes no Result depends on, so every remaining use is live."""
+    """Drops the nodes no Result depends on (left by cut outputs or unused frontend nodes): their uses of live
+    values go, so every remaining use is live and patterns see the true fan-out. `count` is the dead nodes
+    found."""
 
     name = "dead_code_elimination"
     description = "remove nodes no output depends on"
 
     def run(self, model: Model) -> bool:
-        live = {n.uid for n in model.nodes()}
-        removed: set[int] = set()
-        for node in model.nodes():
-            for out in node.outputs:
-                dead = [(c, i) for c, i in out.uses if c.uid not in live]
-                for use in dead:
-                    out.uses.remove(use)
-                    removed.add(use[0].uid)
-        self.count += len(removed)
-        return bool(removed)
+        nodes = model.nodes()
+        live = {n.uid for n in nodes}
+        dead: dict[int, Node] = {}
+        stack = [c for n in nodes for out in n.outputs for c, _ in out.uses if c.uid not in live]
+        while stack:  # whatever a dead node feeds is dead too
+            n = stack.pop()
+            if n.uid in dead:
+                continue
+            dead[n.uid] = n
+            stack.extend(c for out in n.outputs for c, _ in out.uses if c.uid not in dead)
+        for n in dead.values():
+            n.detach()
+        self.count += len(dead)
+        return bool(dead)
 
 
 def _key(node: Node) -> tuple[object, ...] | None:
     if node.type in ("Parameter", "Result") or node.bodies or node.type in ("RandomUniform", "ReadValue", "Assign"):
         return None
+    marks = tuple(sorted(node.rt_info))
     if node.type == "Constant":
         assert node.data is not None
         digest = hashlib.sha256(node.data.tobytes()).hexdigest()
-        return ("Constant", str(node.attrs["element_type"]), tuple(node.attrs["shape"]), digest)
+        return ("Constant", str(node.attrs["element_type"]), tuple(node.attrs["shape"]), digest, marks)
     attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
     ins = tuple((src.node.uid, src.index) for src in node.inputs)
-    return (node.type, node.version, attrs, ins, tuple(sorted(node.rt_info)))
+    return (node.type, node.version, attrs, ins, marks)
 
 
 class CommonSubexpressionElimination(Pass):
-    """Nodes of the same op, attributes and inputs (constants: the same bytes) are merged into one."""
+    """Nodes of the same op, attributes, rt_info marks and inputs (constants: the same type, shape and bytes)
+    are merged into one, unless that would merge a model output with a model input or another output."""
 
     name = "common_subexpression_elimination"
     description = "merge identical nodes and identical constants"
@@ -53,7 +74,7 @@ class CommonSubexpressionElimination(Pass):
             if key is None:
                 continue
             first = seen.setdefault(key, node)
-            if first is node:
+            if first is node or not all(keeps_io_names(a, b) for a, b in zip(node.outputs, first.outputs)):
                 continue
             for a, b in zip(node.outputs, first.outputs):
                 a.replace_all_uses_with(b)

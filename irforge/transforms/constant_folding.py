@@ -21,17 +21,36 @@ def is_decompression(node: Node) -> bool:
     return "decompression" in node.rt_info
 
 
-def is_weight_dequantization(node: Node) -> bool:
-    """A Convert of a low-precision integer Constant to float, or the zero-point Subtract / scale Multiply by a
-    constant applied to one: the dequantization of quantized weights, kept as it is."""
-    if node.type == "Convert":
-        src = node.inputs[0]
-        return (src.node.type == "Constant" and src.element_type in _QUANTIZED_WEIGHT_TYPES
-                and node.outputs[0].element_type.is_float)
-    if node.type in ("Subtract", "Multiply"):
-        by = node.inputs[1].node
-        return is_weight_dequantization(node.inputs[0].node) and (by.type == "Constant" or is_weight_dequantization(by))
+def _low_precision_convert(node: Node) -> bool:
+    """A Convert of an i8/u8/i4/u4 Constant to a float type."""
+    if node.type != "Convert":
+        return False
+    src = node.inputs[0]
+    return (src.node.type == "Constant" and src.element_type in _QUANTIZED_WEIGHT_TYPES
+            and node.outputs[0].element_type.is_float)
+
+
+def _dequantizes(node: Node) -> bool:
+    """A zero-point Subtract (data - zp) or scale Multiply (either order) of a dequantization chain: its data is
+    a low-precision Convert or an earlier step, the other input a Constant or a low-precision Convert."""
+    if node.type not in ("Subtract", "Multiply") or len(node.inputs) != 2:
+        return False
+    orders = [(0, 1), (1, 0)] if node.type == "Multiply" else [(0, 1)]
+    for d, b in orders:
+        data, by = node.inputs[d].node, node.inputs[b].node
+        by_ok = by.type == "Constant" or _low_precision_convert(by)
+        if by_ok and (_low_precision_convert(data) or _dequantizes(data)):
+            return True
     return False
+
+
+def is_weight_dequantization(node: Node) -> bool:
+    """A step of the dequantization of low-precision weights (Convert -> [Subtract zero point] -> Multiply
+    scale, as MarkDequantizationSubgraph matches it), kept as it is. A low-precision Convert counts only when it
+    feeds such a step: one that feeds other arithmetic (a u8 mask in `(1 - mask) * -1e4`) folds."""
+    if node.type == "Convert":
+        return _low_precision_convert(node) and any(_dequantizes(c) for c, _ in node.outputs[0].uses)
+    return _dequantizes(node)
 
 
 def _folded_values(node: Node) -> list[np.ndarray] | None:

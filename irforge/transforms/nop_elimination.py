@@ -1,12 +1,14 @@
 """NopElimination: ops that return their input unchanged are bypassed (Reshape/Squeeze/Unsqueeze/Broadcast to
 the same static shape, identity Transpose, Convert to the same type, zero Pad, one-input Concat, Tile by ones,
-Multiply/Divide by 1, Add/Subtract of 0)."""
+Multiply/Divide by 1, Add/Subtract of 0). A nop between a model input and a model output, or whose input is
+already a model output, stays: removing it would give two model ports one tensor name set."""
 from __future__ import annotations
 
 import numpy as np
 
 from irforge.ir.graph import Model, Node, Output
 from irforge.transforms.base import Pass
+from irforge.transforms.cleanup import keeps_io_names
 from irforge.transforms.graph_edit import erase_if_dead
 
 _SAME_SHAPE_OPS = {"Reshape", "Squeeze", "Unsqueeze", "Broadcast"}
@@ -69,7 +71,7 @@ class NopElimination(Pass):
         changed = False
         for node in model.ops():
             src = passthrough(node)
-            if src is None or src.node is node:
+            if src is None or src.node is node or not keeps_io_names(node.outputs[0], src):
                 continue
             node.outputs[0].replace_all_uses_with(src)
             erase_if_dead(node)

@@ -15,8 +15,9 @@ def identity(ctx: NodeContext) -> Output:
 
 @onnx_op("Dropout")
 def dropout(ctx: NodeContext) -> list[Output]:
-    """Inference mode: the input passes through; the optional mask output is all true. Training mode (a random
-    mask) is not an inference graph and is refused."""
+    """Inference mode: the input passes through; the optional mask output is all true (all ones of the data type
+    before opset 10, where the mask is T). Training mode (a random mask) is not an inference graph and is
+    refused."""
     x = ctx.input(0)
     training = ctx.input_value(2) if ctx.num_inputs > 2 else None
     ratio = ctx.input_value(1) if ctx.num_inputs > 1 else None
@@ -27,7 +28,8 @@ def dropout(ctx: NodeContext) -> list[Output]:
     if ctx.num_outputs > 1 and ctx.node.output[1]:
         if not x.shape.is_static:
             raise ctx.unsupported("mask output of a Dropout with a dynamic input shape")
-        outs.append(ctx.const(np.ones(x.shape.to_shape(), dtype=bool)))
+        mask_type = bool if ctx.opset >= 10 else x.element_type.dtype
+        outs.append(ctx.const(np.ones(x.shape.to_shape(), dtype=mask_type)))
     return outs
 
 
