@@ -1,5 +1,6 @@
-"""ConstantFolding: ops whose inputs are all constants (and ShapeOf of static shapes) become Constants,
-computed with the ops' own reference kernels. Decompression Converts (FP16 weights) and weight dequantization
+"""ConstantFolding: ops whose inputs are all constants (and ShapeOf of static shapes, and shape computations
+whose elements are known though the shape is partly dynamic) become Constants, computed with the ops' own
+reference kernels. Decompression Converts (FP16 weights) and weight dequantization
 chains (i8/u8/i4/u4 Constant -> Convert -> [Subtract zero point] -> Multiply scale) stay, as in OpenVINO
 (KeepConstPrecision, MarkDequantizationSubgraph), so compressed and quantized weights remain compressed."""
 from __future__ import annotations
@@ -7,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from irforge.ir.graph import Model, Node, constant
+from irforge.ir.ops.shape_ops import partial_value
 from irforge.ir.types import Type
 from irforge.transforms.base import Pass
-from irforge.transforms.graph_edit import erase_if_dead
+from irforge.transforms.graph_edit import erase_if_dead, refresh_shapes
 
 _NEVER_FOLD = {"Parameter", "Result", "Constant", "RandomUniform", "ReadValue", "Assign", "FakeQuantize"}
 
@@ -53,6 +55,18 @@ def is_weight_dequantization(node: Node) -> bool:
     return _dequantizes(node)
 
 
+def _known_shape_elements(node: Node) -> list[np.ndarray] | None:
+    """The value of a one-output shape computation whose elements are all known though its inputs are not, e.g.
+    Gather(ShapeOf(x), 1) when only x's batch is dynamic (the symbolic tracking of shape_ops.partial_value)."""
+    out = node.outputs[0] if len(node.outputs) == 1 else None
+    if out is None or not out.element_type.is_integral or not out.shape.is_static or out.shape.rank > 1:
+        return None
+    elems = partial_value(out)
+    if elems is None or not all(isinstance(e, int) for e in elems):
+        return None
+    return [np.array(elems, dtype=out.element_type.dtype).reshape(out.shape.to_shape())]
+
+
 def _folded_values(node: Node) -> list[np.ndarray] | None:
     """The node's output values if they are known now, else None."""
     if node.type == "ShapeOf":
@@ -63,7 +77,7 @@ def _folded_values(node: Node) -> list[np.ndarray] | None:
     values = []
     for src in node.inputs:
         if src.node.type != "Constant" or is_decompression(src.node):
-            return None
+            return _known_shape_elements(node)
         assert src.node.data is not None
         values.append(src.node.data)
     return node.op.evaluate(node, values)
@@ -92,4 +106,6 @@ class ConstantFolding(Pass):
             erase_if_dead(node)
             self.count += 1
             changed = True
+        if changed:
+            refresh_shapes(model)
         return changed

@@ -1,7 +1,7 @@
 """Small graph edits shared by passes."""
 from __future__ import annotations
 
-from irforge.ir.graph import Node
+from irforge.ir.graph import Model, Node
 
 
 def erase_if_dead(node: Node) -> None:
@@ -16,3 +16,10 @@ def erase_if_dead(node: Node) -> None:
         n.detach()
         n.inputs = []
         stack.extend(producers)
+
+
+def refresh_shapes(model: Model) -> None:
+    """Re-run type and shape inference in topological order, after a pass gave some node inputs values that are
+    now known (a folded constant can make a consumer's output shape more precise)."""
+    for node in model.nodes():
+        node.infer()

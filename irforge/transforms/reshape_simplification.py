@@ -15,7 +15,7 @@ from irforge.ir.graph import Model, Node, constant, make
 from irforge.ir.ops.shape_ops import SymDim, shape_input
 from irforge.ir.shape import PartialShape
 from irforge.transforms.base import Pass
-from irforge.transforms.graph_edit import erase_if_dead
+from irforge.transforms.graph_edit import erase_if_dead, refresh_shapes
 
 
 def constant_target(node: Node) -> list[int] | None:
@@ -69,4 +69,6 @@ class SimplifyReshapeTarget(Pass):
             erase_if_dead(node)
             self.count += 1
             changed = True
+        if changed:
+            refresh_shapes(model)
         return changed
