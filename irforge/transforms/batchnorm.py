@@ -7,7 +7,7 @@ import numpy as np
 
 from irforge.ir.graph import Output, constant, make
 from irforge.transforms.base import PatternPass
-from irforge.transforms.linear_folding import const_value, const_like
+from irforge.transforms.linear_folding import cast_finite, const_like, const_value
 from irforge.transforms.pattern import Any, Match, Op, Pattern
 
 _PARAMS = ("gamma", "beta", "mean", "var")
@@ -27,15 +27,18 @@ class BatchNormDecomposition(PatternPass):
         x = m["x"]
         if not x.shape.rank_is_static or not x.element_type.is_float:
             return "dynamic rank or non-float data"
+        gamma, beta, mean, var = (np.asarray(const_value(m[p]), np.float64) for p in _PARAMS)
+        with np.errstate(all="ignore"):
+            scale = gamma / np.sqrt(var + m["bn"].attrs["epsilon"])
+            shift = beta - mean * scale
+        shape = [1, -1] + [1] * (x.shape.rank - 2)
+        m["scale"] = cast_finite(scale.reshape(shape), x.element_type.dtype)
+        m["shift"] = cast_finite(shift.reshape(shape), x.element_type.dtype)
+        if m["scale"] is None or m["shift"] is None:
+            return "scale or shift overflows the data type"
         return None
 
     def rewrite(self, m: Match) -> Output:
         bn = m["bn"]
-        x = m["x"]
-        gamma, beta, mean, var = (np.asarray(const_value(m[p]), np.float64) for p in _PARAMS)
-        scale = gamma / np.sqrt(var + bn.attrs["epsilon"])
-        shift = beta - mean * scale
-        shape = [1, -1] + [1] * (x.shape.rank - 2)
-        dtype = x.element_type.dtype
-        mul = make("Multiply", [x, constant(scale.reshape(shape).astype(dtype))], name=f"{bn.name}/scale")
-        return make("Add", [mul.output(0), constant(shift.reshape(shape).astype(dtype))], name=bn.name).output(0)
+        mul = make("Multiply", [m["x"], constant(m["scale"])], name=f"{bn.name}/scale")
+        return make("Add", [mul.output(0), constant(m["shift"])], name=bn.name).output(0)

@@ -11,6 +11,8 @@ Weights are a Constant or a float decompression chain (f16/bf16 Constant -> Conv
 folding into a chain stores the scaled weights in the chain's compressed type again (what OpenVINO's converter
 produces when it fuses in f32 and compresses afterwards); integer (quantized) weights are never touched.
 An Add after an op is the op's bias, the form OpenVINO keeps (its CPU plugin fuses it).
+Nothing folds where a computed constant (scaled weights, bias, 1/c, a merged constant) would overflow the type it
+is stored in while its inputs do not (f16 models), nor in 8-bit integer arithmetic (see `_regroups_exactly`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 
 from irforge.ir.graph import Model, Node, Output, constant, make
 from irforge.ir.ops.convolution import dilated, explicit_pads, ints_or, resolve_pads
+from irforge.ir.types import ElementType
 from irforge.transforms.base import PatternPass
 from irforge.transforms.constant_folding import is_decompression
 from irforge.transforms.pattern import Any, Match, OneOf, Op, Pattern
@@ -58,15 +61,25 @@ def const_like(name: str) -> Any:
     return Any(name, where=lambda o: const_value(o) is not None)
 
 
+def cast_finite(value: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """`value` (computed in f64) in `dtype`; None when a finite value overflows there (f16 weights scaled by a
+    large factor, 1/c of a tiny c)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.asarray(value).astype(dtype)
+    if not np.all(np.isfinite(cast.astype(np.float64)) | ~np.isfinite(np.asarray(value, np.float64))):
+        return None
+    return cast
+
+
 def stored_like(old: Output, value: np.ndarray) -> Output | None:
     """`value` stored the way `old` is: a Constant of old's type, or the same decompression chain (the data in
-    the chain's compressed type). None when the compressed type cannot hold the values (overflow)."""
+    the chain's compressed type). None when the stored type cannot hold the values (overflow)."""
     if old.node.type == "Constant":
-        return constant(np.asarray(value).astype(old.element_type.dtype))
+        data = cast_finite(value, old.element_type.dtype)
+        return None if data is None else constant(data)
     src = old.node.inputs[0]
-    with np.errstate(over="ignore"):
-        packed = np.asarray(value).astype(src.element_type.dtype)
-    if not np.all(np.isfinite(packed.astype(np.float64)) | ~np.isfinite(value)):
+    packed = cast_finite(value, src.element_type.dtype)
+    if packed is None:
         return None
     convert = make("Convert", [constant(packed)], destination_type=old.element_type)
     convert.rt_info["decompression"] = old.node.rt_info["decompression"]
@@ -120,6 +133,9 @@ def channel_vector(value: np.ndarray, rank: int, axis: int) -> np.ndarray | None
 def _weight_axes(op: Node, w_rank: int, side: int) -> tuple[int, ...]:
     """Axes of `op`'s weights holding its output (side 0) or input (side 1) channels."""
     if op.type == "MatMul":
+        if w_rank == 1:  # a vector: its only axis is contracted (transpose_b does not apply)
+            assert side == 1, "1-D MatMul weights have no output axis"
+            return (0,)
         out_axis = -2 if op.attrs["transpose_b"] else -1
         return ((out_axis if side == 0 else -3 - out_axis) % w_rank,)
     return _CONV_AXES[op.type][side]
@@ -158,10 +174,19 @@ def _finite(*values: np.ndarray) -> bool:
     return all(bool(np.all(np.isfinite(v.astype(np.float64)))) for v in values)
 
 
-def _weights_ok(op: Node) -> bool:
+def _weights_ok(op: Node, matmul_min_rank: int = 2) -> bool:
+    """Float op with static constant weights. MatMul weights need 2 dims (an output axis) unless only their
+    input axis matters (`matmul_min_rank=1`: a 1-D weights vector is its input axis)."""
     w = op.inputs[1]
     return (op.outputs[0].element_type.is_float and w.shape.is_static
-            and (op.type != "MatMul" or w.shape.rank >= 2) and const_value(w) is not None)
+            and (op.type != "MatMul" or w.shape.rank >= matmul_min_rank) and const_value(w) is not None)
+
+
+def _regroups_exactly(et: ElementType) -> bool:
+    """Whether x op a op b may be regrouped in type `et`: floats (up to rounding) and integers that wrap on
+    overflow. OpenVINO's CPU plugin saturates 8-bit integer results (100 + 100 is 127 in i8), where the
+    regrouped constants (computed wrapping) give other results, and x - (-128) differs from x + (-128)."""
+    return et.is_float or (et.is_integral and et.bits > 8)
 
 
 def _is_dequantization(x: Output) -> bool:
@@ -182,9 +207,9 @@ def _weighted(data: Pattern, types: tuple[str, ...] = WEIGHTED) -> Pattern:
 
 # ---------------------------------------------------------------- passes
 class ConvertSubtractDivideWithConstant(PatternPass):
-    """x - c -> x + (-c) (float or signed types) and x / c -> x * (1/c) (float types), as OpenVINO's
-    ConvertSubtractWithConstant/ConvertDivideWithConstant, so the linear-op passes see only Add and Multiply.
-    Dequantization Subtracts (zero points) stay."""
+    """x - c -> x + (-c) (float, or signed integers wider than 8 bits) and x / c -> x * (1/c) (float types,
+    unless 1/c overflows while c does not), as OpenVINO's ConvertSubtractWithConstant/ConvertDivideWithConstant,
+    so the linear-op passes see only Add and Multiply. Dequantization Subtracts (zero points) stay."""
 
     name = "convert_subtract_divide_with_constant"
     description = "rewrite x-c as x+(-c) and x/c as x*(1/c) so linear chains can fold"
@@ -198,27 +223,32 @@ class ConvertSubtractDivideWithConstant(PatternPass):
         et = op.outputs[0].element_type
         if op.attrs["auto_broadcast"] != "numpy":
             return "not numpy broadcasting"
+        c = const_value(m["c"])
+        assert c is not None
         if op.type == "Divide":
-            return None if et.is_float else "integer division"
-        if not et.is_signed or _is_dequantization(m["x"]):
-            return "unsigned or dequantization subtract"
+            if not et.is_float:
+                return "integer division"
+            with np.errstate(divide="ignore"):
+                inverse = cast_finite(1.0 / c.astype(np.float64), et.dtype)  # 1/0 = inf is fine: x/0 = x*inf
+            if inverse is None:
+                return "1/c overflows the type (c is tiny)"
+            m["by"] = inverse
+            return None
+        if not et.is_signed or not _regroups_exactly(et) or _is_dequantization(m["x"]):
+            return "unsigned, saturating or dequantization subtract"
+        m["by"] = (-c).astype(et.dtype)
         return None
 
     def rewrite(self, m: Match) -> Output:
-        op: Node = m["op"]
-        c = const_value(m["c"])
-        assert c is not None
-        dtype = op.outputs[0].element_type.dtype
-        with np.errstate(divide="ignore"):
-            if op.type == "Subtract":
-                return make("Add", [m["x"], constant((-c).astype(dtype))]).output(0)
-            return make("Multiply", [m["x"], constant((1.0 / c.astype(np.float64)).astype(dtype))]).output(0)
+        new_type = "Add" if m["op"].type == "Subtract" else "Multiply"
+        return make(new_type, [m["x"], constant(m["by"])]).output(0)
 
 
 class LinOpSequenceFusion(PatternPass):
     """Multiply->Multiply and Add->Add by constants merge into one op; Add->Multiply becomes Multiply->Add (the
     Multiply moves up next to the op it can fold into, the Adds gather below it). Runs to a fixed point. A merged
-    constant must not be larger than the bigger of the two (no [1,C,1,1] + [1,1,H,W] blow-ups)."""
+    constant must not be larger than the bigger of the two (no [1,C,1,1] + [1,1,H,W] blow-ups), nor overflow
+    where the two do not. Floats and integers wider than 8 bits only (see `_regroups_exactly`)."""
 
     name = "lin_op_sequence_fusion"
     description = "merge Multiply/Add-by-constant chains (x*a*b, x+a+b, (x+a)*b -> x*b + a*b)"
@@ -231,8 +261,8 @@ class LinOpSequenceFusion(PatternPass):
     def check(self, m: Match) -> str | None:
         inner, outer = m["inner"], m["outer"]
         et = outer.outputs[0].element_type
-        if not (et.is_float or et.is_integral):
-            return "not a numeric type"
+        if not _regroups_exactly(et):
+            return "not a float or wrapping integer type"
         if inner.attrs["auto_broadcast"] != "numpy" or outer.attrs["auto_broadcast"] != "numpy":
             return "not numpy broadcasting"
         if len({m["x"].element_type, m["c1"].element_type, m["c2"].element_type}) != 1:
@@ -243,15 +273,18 @@ class LinOpSequenceFusion(PatternPass):
             return "the merged constant would be larger than both"
         if inner.type != outer.type and not _finite(c1, c2):
             return "non-finite constants do not distribute"
+        if et.is_float:  # one rounding, in the model's type
+            c1, c2 = c1.astype(np.float64), c2.astype(np.float64)
+        with np.errstate(all="ignore"):
+            merged = (c1 + c2 if outer.type == inner.type == "Add" else c1 * c2).astype(et.dtype)
+        if et.is_float and _finite(c1, c2) and not _finite(merged):
+            return "the merged constant overflows"
+        m["merged"] = merged
         return None
 
     def rewrite(self, m: Match) -> Output:
         inner, outer = m["inner"], m["outer"]
-        c1, c2 = const_value(m["c1"]), const_value(m["c2"])
-        assert c1 is not None and c2 is not None
-        dtype = outer.outputs[0].element_type.dtype
-        with np.errstate(all="ignore"):
-            merged = (c1 + c2 if outer.type == inner.type == "Add" else c1 * c2).astype(dtype)
+        merged = m["merged"]
         if inner.type == outer.type:
             return make(outer.type, [m["x"], constant(merged)]).output(0)
         mul = make("Multiply", [m["x"], m["c2"]], name=inner.name)
@@ -335,8 +368,8 @@ class AddBeforeWeightsFusion(PatternPass):
         bias = contrib.sum(axis=tuple(i for i in range(w.ndim) if i not in out_axes)).reshape(-1)
         out_rank = op.outputs[0].shape.rank
         shape = [-1] if op.type == "MatMul" else [1, -1] + [1] * (out_rank - 2)
-        m["bias"] = bias.reshape(shape).astype(op.outputs[0].element_type.dtype)
-        return None
+        m["bias"] = cast_finite(bias.reshape(shape), op.outputs[0].element_type.dtype)
+        return None if m["bias"] is not None else "the bias overflows the type"
 
     def rewrite(self, m: Match) -> Output:
         op = m["op"]
@@ -358,7 +391,7 @@ class MultiplyBeforeWeightsFusion(PatternPass):
 
     def check(self, m: Match) -> str | None:
         op, mul, x = m["op"], m["mul"], m["x"]
-        if not _weights_ok(op) or not x.shape.rank_is_static or mul.outputs[0].shape != x.shape:
+        if not _weights_ok(op, 1) or not x.shape.rank_is_static or mul.outputs[0].shape != x.shape:
             return "weights not constant, or the constant broadcasts the data"
         if _is_dequantization(x):
             return "dequantization multiply"
@@ -375,7 +408,9 @@ class MultiplyBeforeWeightsFusion(PatternPass):
                 return "the Add is not per input channel"
             if not np.all(vec) or not _finite(b):
                 return "zero scales cannot move below the Add"
-            m["shift"] = (b.astype(np.float64) / s.astype(np.float64)).astype(x.element_type.dtype)
+            m["shift"] = cast_finite(b.astype(np.float64) / s.astype(np.float64), x.element_type.dtype)
+            if m["shift"] is None:
+                return "b/s overflows the type"
         w = const_value(m["w"])
         assert w is not None
         scaled = scale_weights(op, w, vec, 1)

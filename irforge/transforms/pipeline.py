@@ -2,8 +2,8 @@
 
 The order follows OpenVINO's MOC transformations: clean up and fold constants first (so patterns see Constants and
 static shapes) and give run-time-computed Reshape targets constant ones; fuse decomposed activations,
-normalizations and attention while their Divide/Subtract spellings are intact; then fold BatchNorm and the
-per-channel Multiply/Add chains into the weights, then Pads; and clean up again."""
+normalizations and attention while their Divide/Subtract spellings are intact; then fold Pads into the
+next op and BatchNorm and the per-channel Multiply/Add chains into the weights; and clean up again."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -45,13 +45,13 @@ PIPELINE: list[Callable[[], Pass]] = [
     DepthToSpaceFusion,
     ShuffleChannelsFusion,
     BatchNormDecomposition,
+    PadFusion,
     ConvertSubtractDivideWithConstant,
     LinOpSequenceFusion,
     MultiplyAfterWeightsFusion,
     AddBeforeWeightsFusion,
     MultiplyBeforeWeightsFusion,
     LinOpSequenceFusion,
-    PadFusion,
     ConstantFolding,
     NopElimination,
     CommonSubexpressionElimination,
