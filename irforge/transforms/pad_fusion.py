@@ -5,7 +5,10 @@ MaxPool is never fused: it ignores its own padding, while it sees the Pad's zero
 left alone too (OpenVINO's PadFusionConvolutionBackpropData subtracts the pads without the stride factor).
 An AvgPool takes the pads with exclude-pad=false, so every padded zero still counts: legal when the pool already
 counts its padding (exclude-pad=false) or has none, and when no window reaches past the padded input (the
-windows `ceil` rounding adds would count a whole kernel instead of what they cover)."""
+windows `ceil` rounding adds would count a whole kernel instead of what they cover). Two cases OpenVINO's own
+PadFusion gets wrong are refused here: that ceil overhang, and same_* padding of unknown spatial sizes (which it
+replaces by the Pad's pads alone). Run it before the weight folding: x * s -> Pad -> Conv then folds s into
+the padded convolution's weights."""
 from __future__ import annotations
 
 import numpy as np
