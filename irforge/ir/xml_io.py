@@ -6,7 +6,6 @@ where `write_body(model, el)` / `read_body(el) -> Model` write and read a nested
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import xml.etree.ElementTree as ET
@@ -92,8 +91,9 @@ def _split_names(text: str) -> set[str]:
 
 
 # ---------------------------------------------------------------- packing of constant data
-def pack_constant(data: np.ndarray, et: ElementType) -> bytes:
-    """Raw .bin bytes of a Constant: little-endian; u4/i4 two per byte (low nibble first); u1 MSB first."""
+def pack_constant(data: np.ndarray, et: ElementType) -> bytes | memoryview:
+    """Raw .bin bytes of a Constant: little-endian; u4/i4 two per byte (low nibble first); u1 MSB first. Plain
+    data comes back as a byte view of the array (no copy of large weights)."""
     flat = np.ascontiguousarray(data).reshape(-1)
     if et.name in ("u4", "i4"):
         nib = (flat.astype(np.int16) & 0xF).astype(np.uint8)
@@ -106,7 +106,7 @@ def pack_constant(data: np.ndarray, et: ElementType) -> bytes:
         raise GraphError("string constants are not supported in IR files")
     if flat.dtype.byteorder == ">":
         flat = flat.astype(flat.dtype.newbyteorder("<"))
-    return flat.tobytes()
+    return memoryview(flat.view(np.uint8))
 
 
 def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray:
@@ -132,15 +132,22 @@ def constant_nbytes(et: ElementType, shape: list[int]) -> int:
 # ---------------------------------------------------------------- writer
 class _Writer:
     def __init__(self) -> None:
-        self.blob = bytearray()
-        self.offsets: dict[bytes, int] = {}
+        self.chunks: list[bytes | memoryview] = []
+        self.size = 0
+        self.by_length: dict[int, list[tuple[int, bytes | memoryview]]] = {}  # stored blobs, for de-duplication
 
-    def store(self, data: bytes) -> int:
-        key = hashlib.sha256(data).digest() + len(data).to_bytes(8, "little")
-        if key not in self.offsets:
-            self.offsets[key] = len(self.blob)
-            self.blob += data
-        return self.offsets[key]
+    def store(self, data: bytes | memoryview) -> int:
+        """The .bin offset of `data`, appended unless an identical blob is there already (only blobs of the same
+        length are compared, so unique weights are never hashed)."""
+        same_length = self.by_length.setdefault(len(data), [])
+        for offset, other in same_length:
+            if other == data:
+                return offset
+        offset = self.size
+        self.chunks.append(data)
+        self.size += len(data)
+        same_length.append((offset, data))
+        return offset
 
     def graph(self, model: Model, parent: ET.Element) -> dict[int, int]:
         """Write `<layers>` and `<edges>` of `model` under `parent`; returns node uid -> layer id."""
@@ -218,8 +225,8 @@ def _port(parent: ET.Element, pid: int, et: ElementType, shape: PartialShape, na
             ET.SubElement(port, "dim").text = str(d.to_int())
 
 
-def model_to_xml(model: Model) -> tuple[bytes, bytes]:
-    """Serialize `model` to IR v11: (xml bytes, bin bytes)."""
+def _serialize(model: Model) -> tuple[bytes, list[bytes | memoryview]]:
+    """IR v11 of `model`: the xml bytes and the chunks of the .bin, in order."""
     w = _Writer()
     net = ET.Element("net", {"name": model.name, "version": IR_VERSION})
     w.graph(model, net)
@@ -231,7 +238,13 @@ def model_to_xml(model: Model) -> tuple[bytes, bytes]:
     tree = ET.ElementTree(net)
     ET.indent(tree, space="\t")
     body = ET.tostring(net, encoding="unicode", short_empty_elements=True)
-    return ('<?xml version="1.0"?>\n' + body + "\n").encode("utf-8"), bytes(w.blob)
+    return ('<?xml version="1.0"?>\n' + body + "\n").encode("utf-8"), w.chunks
+
+
+def model_to_xml(model: Model) -> tuple[bytes, bytes]:
+    """Serialize `model` to IR v11: (xml bytes, bin bytes)."""
+    xml, chunks = _serialize(model)
+    return xml, b"".join(chunks)
 
 
 def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
@@ -240,16 +253,17 @@ def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
     xml_path = Path(xml_path)
     if xml_path.suffix != ".xml":
         xml_path = xml_path.with_suffix(".xml")
-    xml_bytes, bin_bytes = model_to_xml(model)
+    xml_bytes, bin_chunks = _serialize(model)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     bin_path = xml_path.with_suffix(".bin")
     tmp: list[str] = []
     try:
-        for path, data in ((bin_path, bin_bytes), (xml_path, xml_bytes)):
+        for path, chunks in ((bin_path, bin_chunks), (xml_path, [xml_bytes])):
             fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             tmp.append(name)
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                for chunk in chunks:
+                    f.write(chunk)
         os.replace(tmp[0], bin_path)
         os.replace(tmp[1], xml_path)
     finally:

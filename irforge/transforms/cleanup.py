@@ -2,7 +2,7 @@
 constants de-duplicated by value."""
 from __future__ import annotations
 
-import hashlib
+import numpy as np
 
 from irforge.ir.graph import Model, Node, Output
 from irforge.transforms.base import Pass
@@ -46,14 +46,30 @@ class DeadCodeElimination(Pass):
         return bool(dead)
 
 
+class _Content:
+    """A constant's bytes as a dict key: hashed from the size and a few bytes at both ends (cheap for weights of
+    hundreds of MB), compared in full only when two keys collide."""
+
+    __slots__ = ("raw", "_hash")
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        self._hash = hash((self.raw.size, self.raw[:64].tobytes(), self.raw[-64:].tobytes()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Content) and bool(np.array_equal(self.raw, other.raw))
+
+
 def _key(node: Node) -> tuple[object, ...] | None:
     if node.type in ("Parameter", "Result") or node.bodies or node.type in ("RandomUniform", "ReadValue", "Assign"):
         return None
     marks = tuple(sorted(node.rt_info))
     if node.type == "Constant":
         assert node.data is not None
-        digest = hashlib.sha256(node.data.tobytes()).hexdigest()
-        return ("Constant", str(node.attrs["element_type"]), tuple(node.attrs["shape"]), digest, marks)
+        return ("Constant", str(node.attrs["element_type"]), tuple(node.attrs["shape"]), marks, _Content(node.data))
     attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items()))
     ins = tuple((src.node.uid, src.index) for src in node.inputs)
     return (node.type, node.version, attrs, ins, marks)
