@@ -1,0 +1,42 @@
+"""CPU: runs the IR with oneDNN primitives and ATen kernels through PyTorch's CPU operators.
+
+Compile (`CPUExecutable`): the model is cloned with concrete input shapes and everything the inputs do not
+decide is folded with the reference kernels (specialize.py); each remaining op is matched by its registered
+lowering (registry.py, lowerings/*: one entry per op type), which may absorb the nodes after it (fusion.py:
+bias, activation, residual Add); unmatched ops run their NumPy reference kernel (fallback.py). The result is a
+Plan (plan.py): a flat list of prebound steps over slots, slots reused once their value is dead (memory.py),
+weights prepacked for the plan's shapes and thread count. Runs of torch-lowered steps are then traced into
+TorchScript with oneDNN Graph fusion at their first execution and kept when faster (segments.py).
+
+Layout: activations of convolutions are channels-last (NHWC) torch tensors with logical NCHW shapes, the layout
+OpenVINO's CPU plugin also uses on AVX2, so every op sees logical axes and stays correct; layout changes happen at
+the model's edges (outputs are returned C-contiguous) and where an op needs them (a Reshape across channels and
+spatial axes makes its result contiguous; a 1x1 convolution feeding such a Reshape is computed planar directly).
+
+Precision: f32, or bf16 with INFERENCE_PRECISION_HINT=bf16 (precision.py; emulated where the CPU lacks bf16).
+
+Threads (measured with torch 2.13 / GNU OpenMP on this 2-core AVX2 machine):
+* torch's intra-op thread count is per OS thread: `torch.set_num_threads(n)` sets the calling thread's OpenMP
+  ICV (and a process-wide default) and leaves threads that already ran a parallel op alone. A thread reads the
+  process-wide default lazily, on its first parallel op or first `torch.get_num_threads()`, which then overrides
+  an earlier `set_num_threads` in that thread; a runner therefore calls `get_num_threads()` before setting its
+  count, in the thread that runs it, before every run (~0.2 us). Two runners with 1 thread each in two Python
+  threads then run truly in parallel (torch releases the GIL inside ops; 1-thread OpenMP regions run inline).
+* oneDNN's brgconv kernels pick their weight blocking from the thread count, so weights prepacked under 2 threads
+  are reordered on every call by a 1-thread runner (3x slower). Plans are keyed by (input shapes, threads).
+* GNU OpenMP's default spin-then-sleep waiting collapses when the machine is oversubscribed: a parallel region
+  waits for a descheduled worker, and spinning workers steal the cores (ResNet-50 at 2 threads took 2.4x its
+  1-thread time at load 3-5, OpenVINO's TBB kept its speed). OMP_WAIT_POLICY=PASSIVE restores it. This package
+  sets that default (without overriding a user's value) when it is imported before torch; libgomp reads it only
+  when torch loads, so a process that imports torch first must export it itself.
+* glibc malloc is tuned once to keep freed activation memory mapped (allocator.py; IRFORGE_CPU_MALLOPT=0
+  disables)."""
+import os
+import sys
+
+if "torch" not in sys.modules:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from irforge.runtime.devices.cpu.executable import CPUExecutable  # noqa: E402
+
+__all__ = ["CPUExecutable"]

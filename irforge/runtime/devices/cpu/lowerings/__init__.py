@@ -1,0 +1,15 @@
+"""Every fast lowering of the CPU device; importing this package registers them (one module per op family)."""
+from irforge.runtime.devices.cpu.lowerings import (  # noqa: F401
+    attention,
+    conv,
+    convert,
+    eltwise,
+    indexing,
+    matmul,
+    movement,
+    norm,
+    pooling,
+    reduce,
+    resize,
+    unary,
+)

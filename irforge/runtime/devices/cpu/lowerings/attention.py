@@ -1,0 +1,49 @@
+"""ScaledDotProductAttention as torch's fused CPU attention kernel (F.scaled_dot_product_attention)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from irforge.ir.graph import Node
+from irforge.runtime.devices.cpu.builder import BuildContext
+from irforge.runtime.devices.cpu.graph_view import GraphView
+from irforge.runtime.devices.cpu.precision import round_bf16_tensor
+from irforge.runtime.devices.cpu.registry import NodeLowering, lowers
+from irforge.runtime.devices.cpu.tensors import constant_tensor
+
+
+@lowers("ScaledDotProductAttention")
+class AttentionLowering(NodeLowering):
+    def supports(self, node: Node, g: GraphView) -> bool:
+        if not g.torch_ok(node) or any(s.element_type.name != "f32" for s in node.inputs[:3]):
+            return False
+        shapes = [g.static_shape(s) for s in node.inputs[:3]]
+        if any(s is None or len(s) < 2 for s in shapes) or len({s[:-2] for s in shapes}) != 1:  # type: ignore[index]
+            return False
+        if len(node.inputs) > 4 and g.const(node.inputs[4]) is None:
+            return False
+        if len(node.inputs) > 3 and node.inputs[3].element_type.name not in ("f32", "boolean"):
+            return False
+        return True
+
+    def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
+        g = ctx.g
+        scale = float(np.asarray(g.const(node.inputs[4])).reshape(-1)[0]) if len(node.inputs) > 4 else None
+        causal = bool(node.attrs["causal"])
+        has_mask = len(node.inputs) > 3 and not causal
+        mask_const = constant_tensor(g.const(node.inputs[3])) if has_mask and not g.is_runtime(node.inputs[3]) else None
+        runtime_mask = has_mask and mask_const is None
+        bf16 = ctx.config.bf16
+        sdpa = F.scaled_dot_product_attention
+        name = "torch_sdpa" + ("_bf16" if bf16 else "")
+
+        def fn(q: Any, k: Any, v: Any, *rest: Any) -> Any:
+            if bf16:
+                q, k, v = round_bf16_tensor(q), round_bf16_tensor(k), round_bf16_tensor(v)
+            mask = rest[0] if runtime_mask else mask_const
+            return sdpa(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+        return fn, name

@@ -1,0 +1,128 @@
+"""MaxPool and AvgPool (1-D to 3-D) with torch's pooling kernels (channels-last aware).
+
+The window geometry (resolved pads, output sizes, OpenVINO's ceil rounding) comes from the IR op's own helper
+for the plan's static shape. torch's padding is used when it is symmetric and reproduces those sizes; otherwise
+the input is padded explicitly (the lowest finite value for MaxPool, zeros for AvgPool with pads counted) and
+pooled without padding. MaxPool's indices output, when used, keeps the reference kernel."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from irforge.ir.graph import Node
+from irforge.ir.ops.pooling import _Window
+from irforge.runtime.devices.cpu.builder import BuildContext
+from irforge.runtime.devices.cpu.graph_view import GraphView
+from irforge.runtime.devices.cpu.registry import Match, NodeLowering, lowers
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+
+
+def _torch_out(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """torch's pooled length (ceil mode never starts a window in the end padding)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class _PoolBase(NodeLowering):
+    def supports(self, node: Node, g: GraphView) -> bool:
+        shape = g.static_shape(node.inputs[0])
+        if shape is None or not 3 <= len(shape) <= 5 or node.inputs[0].element_type.name not in ("f32", "bf16"):
+            return False
+        if len(node.outputs) > 1 and g.uses(node.outputs[1]) or any(g.is_output(o) for o in node.outputs[1:]):
+            return False
+        return True
+
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        if not self.supports(node, g):
+            return None
+        return Match(self, [node], g.runtime_inputs(node), [node.outputs[0]])
+
+
+def _geometry(node: Node, g: GraphView) -> tuple[_Window, list[int], list[int], list[int]]:
+    shape = g.static_shape(node.inputs[0])
+    assert shape is not None
+    win = _Window(node, shape)
+    return win, win.kernel, win.strides, win.dilations
+
+
+def _native_padding(win: _Window, ceil: bool) -> list[int] | None:
+    """Symmetric torch padding reproducing the IR output sizes, if one exists."""
+    pads = win.pads_begin
+    if list(pads) != list(win.pads_end) or any(2 * p > k for p, k in zip(pads, win.kernel)):
+        return None
+    outs = [_torch_out(x, k, s, p, d, ceil) for x, k, s, p, d in
+            zip(win.sizes, win.kernel, win.strides, pads, win.dilations)]
+    return list(pads) if outs == list(win.out) else None
+
+
+def _pad_amounts(win: _Window) -> list[int]:
+    """F.pad amounts (last axis first) covering every window of the IR geometry."""
+    amounts: list[int] = []
+    for b, e in reversed(list(zip(win.pads_begin, win.reach_end))):
+        amounts += [b, e]
+    return amounts
+
+
+@lowers("MaxPool")
+class MaxPoolLowering(_PoolBase):
+    def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
+        win, k, s, d = _geometry(node, ctx.g)
+        pool = _MAX[len(k)]
+        for ceil in (False, True):
+            pad = _native_padding(win, ceil)
+            if pad is not None:
+                return (lambda x: pool(x, k, s, pad, d, ceil)), "torch_maxpool"
+        amounts = _pad_amounts(win)
+        lowest = float(np.finfo(np.float32).min)
+        out = list(win.out)
+
+        def padded(x: Any) -> Any:
+            y = pool(F.pad(x, amounts, value=lowest), k, s, 0, d, False)
+            return y[(...,) + tuple(slice(0, o) for o in out)]
+        return padded, "torch_maxpool_padded"
+
+
+@lowers("AvgPool")
+class AvgPoolLowering(_PoolBase):
+    def supports(self, node: Node, g: GraphView) -> bool:
+        return super().supports(node, g) and all(v == 1 for v in (node.attrs.get("dilations") or []))
+
+    def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
+        win, k, s, _ = _geometry(node, ctx.g)
+        pool = _AVG[len(k)]
+        exclude = bool(node.attrs["exclude-pad"])
+        has_pads = any(win.pads_begin) or any(win.pads_end)
+        overhang = any(r > e for r, e in zip(win.reach_end, win.pads_end))
+        if not overhang or exclude or not has_pads:
+            for ceil in (False, True):
+                pad = _native_padding(win, ceil)
+                if pad is not None:
+                    include = not exclude
+                    return (lambda x: pool(x, k, s, pad, ceil, include)), "torch_avgpool"
+        # explicit padding: sums over the padded input, divided per window as the reference counts
+        amounts = _pad_amounts(win)
+        count = torch.from_numpy(self._counts(win, exclude, has_pads).astype(np.float32))
+        kernel_size = float(np.prod(k))
+
+        def padded(x: Any) -> Any:
+            total = pool(F.pad(x, amounts), k, s, 0, False, True) * kernel_size
+            return total / count
+        return padded, "torch_avgpool_padded"
+
+    @staticmethod
+    def _counts(win: _Window, exclude: bool, has_pads: bool) -> np.ndarray:
+        count = np.zeros(tuple(win.out), np.int64)
+        for off in win.offsets():
+            count += win.valid(off)
+        if not exclude and has_pads:
+            count = np.full_like(count, int(np.prod(win.kernel)))
+        return np.maximum(count, 1)

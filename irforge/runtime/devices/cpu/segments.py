@@ -1,0 +1,300 @@
+"""Traced segments: runs of consecutive torch-lowered steps compiled into one TorchScript graph with oneDNN Graph
+fusion (torch's LLGA fuser).
+
+Why: torch's eager oneDNN ops (`torch.ops.mkldnn._convolution_pointwise` and friends) create a oneDNN primitive
+descriptor on every call (50-300 us each: brgconv picks its blocking per call), and every step pays Python and
+dispatcher overhead. A compiled oneDNN Graph partition is created once and executed with neither; the TorchScript
+interpreter runs the ops between partitions without Python. On ResNet-50 this is the difference between 1.25x and
+~1.0x OpenVINO's time; on small models (MobileNetV3) about 2x.
+
+How: each step carries `trace_fn`, its computation in plain ATen ops without writing into its inputs (what LLGA
+recognizes: conv2d, linear, matmul, pooling, the activations and element-wise ops). A maximal run of such steps
+becomes a Segment. At its first execution (with the real inputs; concurrent first executions wait) the segment is
+traced with those inputs, frozen, warmed up with LLGA fusion enabled (the optimized graph is cached in the module;
+the process-wide fusion flag is restored afterwards) and its outputs are checked against the steps' own. It then times the
+compiled segment against its eager steps (best of three each, on the same inputs) and keeps the faster: oneDNN
+Graph inserts reorders between partitions, which on concat-heavy graphs cost more than the per-call setup it
+saves. Later executions take the chosen path. A segment that fails to trace or disagrees keeps running eagerly;
+a step oneDNN Graph rejects is bisected out and runs eagerly between compiled pieces. Plans are specialized
+to static shapes, so a trace (which fixes shapes and layouts) stays valid for its plan. Set IRFORGE_CPU_GRAPH=0 to
+run every step eagerly."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from irforge.runtime.devices.cpu.plan import Step
+
+WARMUP_RUNS = 3
+TIMING_RUNS = 3
+# a compiled segment must reproduce the eager steps this closely (relative, and absolute per output scale);
+# oneDNN Graph's GELU(tanh) misses it by ~2e-4, so segments holding one stay eager
+AGREE_RTOL = 1e-4
+AGREE_ATOL = 1e-5
+
+
+def enabled() -> bool:
+    return os.environ.get("IRFORGE_CPU_GRAPH", "1") != "0"
+
+
+class _Traced(torch.nn.Module):
+    def __init__(self, fn: Callable[..., tuple[torch.Tensor, ...]]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.fn(*xs)
+
+
+class _Piece:
+    """Part of a compiled segment: a traced module over `ins` -> `outs`, or one step run eagerly."""
+
+    def __init__(self, module: Any, ins: list[int], outs: list[int], eager: Callable[[list[Any]], None] | None
+                 ) -> None:
+        self.module, self.ins, self.outs, self.eager = module, ins, outs, eager
+
+    def run(self, env: list[Any]) -> None:
+        if self.eager is not None:
+            self.eager(env)
+            return
+        res = self.module(*[env[k] for k in self.ins])
+        for k, v in zip(self.outs, res):
+            env[k] = v
+
+
+class Segment:
+    """Steps [start, stop) of a plan: reads `in_slots` (values from before the segment) and writes `out_slots`
+    (the values read after it). Compiled, it is a list of pieces: normally one traced module; where oneDNN Graph
+    or TorchScript rejects an op, the range is bisected so that only that step runs eagerly."""
+
+    def __init__(self, steps: Sequence["Step"], start: int, stop: int, in_slots: list[int], out_slots: list[int]
+                 ) -> None:
+        self.steps = list(steps)
+        self.start, self.stop = start, stop
+        self.in_slots, self.out_slots = in_slots, out_slots
+        self.pieces: list[_Piece] | None = None
+        self.state = "pending"  # pending -> compiled | eager
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.steps[0].name
+
+    def run(self, env: list[Any], eager: Sequence[Callable[[list[Any]], None]]) -> None:
+        pieces = self.pieces
+        if pieces is None and self.state == "pending":
+            with self._lock:  # concurrent first runs wait: every inference of a plan takes the same path
+                if self.state == "pending":
+                    self._compile(env, eager)
+            pieces = self.pieces
+        if pieces is not None:
+            for p in pieces:
+                p.run(env)
+            return
+        for r in eager:
+            r(env)
+
+    def _compile(self, env: list[Any], eager: Sequence[Callable[[list[Any]], None]]) -> None:
+        """Trace, warm up and check the pieces on this inference's inputs, then keep them if they are faster than
+        the eager steps; the caller then runs the chosen path (also for this inference)."""
+        with torch.inference_mode(False):
+            values = {k: _detached(env[k]) for k in self.in_slots}
+        inputs = dict(values)  # _pieces updates `values` with what the steps write (slots are reused)
+        try:
+            with torch.inference_mode(False), torch.no_grad():
+                pieces = self._pieces(0, len(self.steps), values, eager)
+            keep = any(p.eager is None for p in pieces) and self._faster(pieces, inputs, eager, len(env))
+        except Exception:  # noqa: BLE001 - the eager steps still run
+            keep = False
+        if keep:
+            self.pieces = pieces
+        self.state = "compiled" if keep else "eager"
+
+    def _faster(self, pieces: list[_Piece], values: dict[int, Any], eager: Sequence[Callable[[list[Any]], None]],
+                n_slots: int) -> bool:
+        """Whether the compiled pieces beat the eager steps on this input (best of several runs each): oneDNN Graph
+        inserts reorders between partitions that can cost more than the per-call setup it saves (concat-heavy
+        graphs)."""
+        def fresh_env() -> list[Any]:
+            env: list[Any] = [None] * n_slots
+            for k in self.in_slots:
+                v = values[k]
+                env[k] = v.clone() if isinstance(v, torch.Tensor) else v
+            return env
+
+        # one intra-op thread: this thread's CPU time (immune to preemption by other processes); several: the best
+        # wall time over more runs
+        single = torch.get_num_threads() == 1
+        clock = time.thread_time if single else time.perf_counter
+
+        def timed(runs: Sequence[Callable[[list[Any]], None]]) -> float:
+            env = fresh_env()
+            t0 = clock()
+            for r in runs:
+                r(env)
+            return clock() - t0
+        compiled = [p.run for p in pieces]
+        best_eager = best_compiled = float("inf")
+        with torch.inference_mode():
+            for _ in range(TIMING_RUNS if single else 2 * TIMING_RUNS):
+                best_eager = min(best_eager, timed(eager))
+                best_compiled = min(best_compiled, timed(compiled))
+        return best_compiled < 0.97 * best_eager
+
+    def _pieces(self, a: int, b: int, values: dict[int, Any], eager: Sequence[Callable[[list[Any]], None]]
+                ) -> list[_Piece]:
+        """Compile steps [a, b) given the values of the slots they read (updated with the slots they write)."""
+        ins, outs = self._io(a, b)
+        example = tuple(values[k] for k in ins)
+        expected = _run_functional(self.steps[a:b], values)
+        try:
+            module = _trace(_function(self.steps[a:b], ins, outs), example)
+            if _agree(module(*example), [expected[k] for k in outs]):
+                values.update(expected)
+                return [_Piece(module, ins, outs, None)]
+        except Exception:  # noqa: BLE001 - bisect below
+            pass
+        if b - a == 1:
+            values.update(expected)
+            return [_Piece(None, ins, outs, eager[a])]
+        mid = (a + b) // 2
+        left = self._pieces(a, mid, values, eager)
+        return left + self._pieces(mid, b, values, eager)
+
+    def _io(self, a: int, b: int) -> tuple[list[int], list[int]]:
+        """Slots steps [a, b) read from before them, and slots they write that are read after them."""
+        written: set[int] = set()
+        ins: list[int] = []
+        for s in self.steps[a:b]:
+            ins += [k for k in s.ins if k not in written and k not in ins]
+            written.update(s.outs)
+        outs: list[int] = []
+        decided: set[int] = set()
+        for s in self.steps[b:]:
+            outs += [k for k in s.ins if k in written and k not in decided and k not in outs]
+            decided.update(s.ins)
+            decided.update(s.outs)
+        outs += [k for k in self.out_slots if k in written and k not in decided and k not in outs]
+        return ins, outs
+
+
+def _function(steps: Sequence["Step"], ins: list[int], outs: list[int]) -> Callable[..., tuple[Any, ...]]:
+    """Steps as a Python function of the `ins` slot values returning the `outs` slot values (trace functions)."""
+    plan = [(s.trace_fn, s.ins, s.outs, s.multi) for s in steps]
+
+    def run(*values: Any) -> tuple[Any, ...]:
+        env = dict(zip(ins, values))
+        for fn, i, o, multi in plan:
+            res = fn(*[env[k] for k in i])  # type: ignore[misc]
+            if multi:
+                for k, v in zip(o, res):
+                    env[k] = v
+            else:
+                env[o[0]] = res
+        return tuple(env[k] for k in outs)
+    return run
+
+
+def _run_functional(steps: Sequence["Step"], values: dict[int, Any]) -> dict[int, Any]:
+    """The slot values the steps' trace functions write, from `values` (which they do not modify)."""
+    env = dict(values)
+    written: dict[int, Any] = {}
+    for s in steps:
+        res = s.trace_fn(*[env[k] for k in s.ins])  # type: ignore[misc]
+        for k, v in zip(s.outs, res if s.multi else (res,)):
+            env[k] = v
+            written[k] = v
+    return written
+
+
+def _detached(v: Any) -> Any:
+    return v.clone() if isinstance(v, torch.Tensor) else v
+
+
+_FUSION_FLAG = threading.Lock()  # LLGA's switch is process-wide: one segment warms up at a time
+
+
+def _trace(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
+    with _FUSION_FLAG:
+        return _trace_locked(fn, example)
+
+
+def _trace_locked(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
+    previous = torch._C._jit_llga_enabled()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings: shapes and layouts are static in a plan by design
+        traced = torch.jit.trace(_Traced(fn).eval(), example, check_trace=False)
+        frozen = torch.jit.freeze(traced)
+        torch.jit.enable_onednn_fusion(True)
+        try:
+            for _ in range(WARMUP_RUNS):
+                frozen(*example)
+        finally:
+            torch.jit.enable_onednn_fusion(previous)
+    return frozen
+
+
+def _agree(got: Sequence[Any], want: Sequence[Any]) -> bool:
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if not isinstance(g, torch.Tensor) or g.shape != w.shape or g.dtype != w.dtype:
+            return False
+        if w.dtype.is_floating_point:
+            a, b = g.double().numpy(), w.double().numpy()
+            scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
+            if not np.allclose(a, b, rtol=AGREE_RTOL, atol=AGREE_ATOL * scale, equal_nan=True):
+                return False
+        elif not torch.equal(g, w):
+            return False
+    return True
+
+
+def find_segments(steps: Sequence["Step"], kept_slots: set[int]) -> list[Segment]:
+    """Maximal runs of traceable steps worth compiling (holding a convolution or matrix product, or at least
+    three steps); `kept_slots` hold model outputs (read after the last step)."""
+    if not enabled():
+        return []
+    segments = []
+    i = 0
+    while i < len(steps):
+        if steps[i].trace_fn is None:
+            i += 1
+            continue
+        j = i
+        while j < len(steps) and steps[j].trace_fn is not None:
+            j += 1
+        run = steps[i:j]
+        heavy = any(s.exec_type.startswith(("onednn", "mkl")) for s in run)
+        if heavy or len(run) >= 3:
+            segments.append(_segment(steps, i, j, kept_slots))
+        i = j
+    return segments
+
+
+def _segment(steps: Sequence["Step"], start: int, stop: int, kept_slots: set[int]) -> Segment:
+    written: set[int] = set()
+    ins: list[int] = []
+    for s in steps[start:stop]:
+        for k in s.ins:
+            if k not in written and k not in ins:
+                ins.append(k)
+        written.update(s.outs)
+    live: list[int] = []
+    decided: set[int] = set()
+    for s in steps[stop:]:
+        for k in s.ins:
+            if k in written and k not in decided:
+                live.append(k)
+            decided.add(k)
+        decided.update(s.outs)
+    live += [k for k in sorted(kept_slots) if k in written and k not in decided and k not in live]
+    return Segment(steps[start:stop], start, stop, ins, live)

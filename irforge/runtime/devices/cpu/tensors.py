@@ -1,0 +1,81 @@
+"""Values at run time: torch tensors for every element type torch computes with, NumPy arrays for the rest
+(strings, f8, 4-bit types). These helpers convert between the two without copying where they can."""
+from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import torch
+
+from irforge.ir.types import ElementType
+
+# NumPy dtype -> torch dtype for the types the fast lowerings compute with (bf16 goes through int16 bits)
+_TORCH_OF_NUMPY: dict[np.dtype, torch.dtype] = {
+    np.dtype(np.float32): torch.float32,
+    np.dtype(np.float64): torch.float64,
+    np.dtype(np.float16): torch.float16,
+    np.dtype(np.int64): torch.int64,
+    np.dtype(np.int32): torch.int32,
+    np.dtype(np.int16): torch.int16,
+    np.dtype(np.int8): torch.int8,
+    np.dtype(np.uint8): torch.uint8,
+    np.dtype(np.bool_): torch.bool,
+    np.dtype(ml_dtypes.bfloat16): torch.bfloat16,
+}
+_NUMPY_OF_TORCH = {t: d for d, t in _TORCH_OF_NUMPY.items()}
+
+FLOAT_TYPES = ("f32", "f16", "bf16", "f64")
+# element types whose values live as torch tensors (the others stay NumPy arrays end to end)
+TORCH_TYPES = {"f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "boolean"}
+
+
+def torch_dtype(et: ElementType) -> torch.dtype | None:
+    """The torch dtype holding values of `et`, None when torch does not compute with it."""
+    if et.name not in TORCH_TYPES or et.dtype is None:
+        return None
+    return _TORCH_OF_NUMPY[et.dtype]
+
+
+def to_torch(value: Any) -> Any:
+    """A NumPy array as a torch tensor sharing its memory (read-only arrays are copied, torch wants writable
+    memory); other values (tensors, arrays of types torch lacks) pass through."""
+    if not isinstance(value, np.ndarray):
+        if np.isscalar(value) and not isinstance(value, (str, bytes)):
+            return to_torch(np.asarray(value))
+        return value
+    dt = _TORCH_OF_NUMPY.get(value.dtype)
+    if dt is None:
+        return value
+    if not value.flags.writeable:
+        value = value.copy()
+    if dt is torch.bfloat16:
+        return torch.from_numpy(np.ascontiguousarray(value).view(np.int16)).view(torch.bfloat16)
+    if value.dtype.byteorder == ">":
+        value = value.astype(value.dtype.newbyteorder("="))
+    return torch.from_numpy(value)
+
+
+def to_numpy(value: Any) -> Any:
+    """A torch tensor as a NumPy array sharing its memory (bf16 reinterpreted as ml_dtypes.bfloat16);
+    arrays pass through."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype is torch.bfloat16:
+            return value.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+        return value.numpy()
+    return value
+
+
+def constant_tensor(arr: np.ndarray) -> Any:
+    """A plan-time constant as a torch tensor with its own contiguous memory (never aliasing the IR's data)."""
+    return to_torch(np.array(arr, copy=True, order="C"))
+
+
+def owned_numpy(value: Any, must_copy: bool) -> np.ndarray:
+    """A model output for the caller: a C-contiguous NumPy array (channels-last tensors are reordered here,
+    at the model's edge); copied when it could alias memory the runtime still uses (`must_copy`)."""
+    arr = to_numpy(value)
+    arr = np.asarray(arr)
+    if must_copy:
+        return np.array(arr, copy=True, order="C")
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
