@@ -5,10 +5,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from irforge.cli import benchmark, convert, infer, inspect
+from irforge.cli import benchmark, convert, infer, inspect, quantize
 from irforge.errors import IRForgeError
 
-COMMANDS = {"convert": convert, "inspect": inspect, "infer": infer, "benchmark": benchmark}
+COMMANDS = {"convert": convert, "inspect": inspect, "infer": infer, "benchmark": benchmark, "quantize": quantize}
 
 
 class _Parser(argparse.ArgumentParser):
