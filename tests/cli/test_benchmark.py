@@ -3,7 +3,6 @@ report, the comparison with ONNX Runtime and OpenVINO (whose outputs must agree 
 errors with exit status 2. No speed is asserted."""
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -19,16 +18,7 @@ FIELDS = ["First inference took", "Count:", "Duration:", "Latency:", "Median:", 
           "P90:", "P99:", "Throughput:"]
 
 
-def _cpu_importable() -> bool:
-    """Whether the CPU device exists yet (irforge.runtime.devices.cpu imports and has CPUExecutable)."""
-    try:
-        return hasattr(importlib.import_module("irforge.runtime.devices.cpu"), "CPUExecutable")
-    except ImportError:
-        return False
-
-
-DEVICES = ["REF", pytest.param("CPU", marks=pytest.mark.skipif(not _cpu_importable(),
-                                                               reason="no CPU device yet"))]
+DEVICES = ["REF", "CPU"]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ streams, threads and error paths on a fake device that records what the runtime 
 from __future__ import annotations
 
 import gc
-import importlib
 import inspect
 import threading
 import time
@@ -27,16 +26,7 @@ from irforge.runtime.registry import register_device, unregister_device
 from tests.util import run_ort
 
 
-def _cpu_importable() -> bool:
-    """Whether the CPU device exists yet (irforge.runtime.devices.cpu imports and has CPUExecutable)."""
-    try:
-        return hasattr(importlib.import_module("irforge.runtime.devices.cpu"), "CPUExecutable")
-    except ImportError:
-        return False
-
-
-DEVICES = ["REF", pytest.param("CPU", marks=pytest.mark.skipif(not _cpu_importable(),
-                                                               reason="no CPU device yet"))]
+DEVICES = ["REF", "CPU"]
 RNG = np.random.default_rng(7)
 
 
@@ -92,18 +82,12 @@ def _close(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> None:
 def test_available_devices_and_default() -> None:
     core = irforge.Core()
     assert "REF" in core.available_devices
-    assert ("CPU" in core.available_devices) == _cpu_importable()
+    assert core.available_devices == ["CPU", "REF"]
     assert inspect.signature(core.compile_model).parameters["device"].default == "CPU"
     assert isinstance(core.get_property("REF", "FULL_DEVICE_NAME"), str)
     assert core.get_property("REF", "INFERENCE_PRECISION_HINT") == "f32"
     with pytest.raises(OptionError, match=r"unknown device 'GPU' \(available: .*REF"):
         core.compile_model(Model([], []), "GPU")
-
-
-@pytest.mark.skipif(_cpu_importable(), reason="only while the CPU device is missing")
-def test_default_device_cpu_missing_is_one_clear_error(model: Model) -> None:
-    with pytest.raises(OptionError, match="device 'CPU' is not available"):
-        irforge.Core().compile_model(model)
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -6,7 +6,6 @@ MarkDequantizationSubgraph leave them). Every folded model must hold exactly the
 OpenVINO outputs must equal ONNX Runtime's on the original graph."""
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -23,6 +22,7 @@ from irforge.ir.xml_io import model_from_xml, model_to_xml
 from irforge.transforms.base import PassManager
 from irforge.transforms.constant_folding import ConstantFolding
 from irforge.transforms.pipeline import default_passes
+from tests.torch_export import export_onnx
 from tests.util import assert_close, run_openvino, run_ort, run_ref
 
 RNG = np.random.default_rng(0)
@@ -30,24 +30,11 @@ X = RNG.standard_normal((2, 3, 4)).astype(np.float32)
 info = helper.make_tensor_value_info
 
 
-class Fn(torch.nn.Module):
-    def __init__(self, fn: Callable[..., object]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> object:
-        return self.fn(x)
-
-
 def export(module: torch.nn.Module | Callable[..., object], x: np.ndarray = X, opset: int = 13,
            dynamic_batch: bool = False) -> onnx.ModelProto:
     """Export without torch's own constant folding, so the constant sub-graphs reach irforge."""
-    if not isinstance(module, torch.nn.Module):
-        module = Fn(module)
-    f = io.BytesIO()
-    torch.onnx.export(module, (torch.from_numpy(x),), f, opset_version=opset, dynamo=False, input_names=["x"],
-                      do_constant_folding=False, dynamic_axes={"x": {0: "n"}} if dynamic_batch else None)
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(module, [x], opset=opset, input_names=["x"], fold_constants=False,
+                       dynamic_axes={"x": {0: "n"}} if dynamic_batch else None)
 
 
 def onnx_model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],

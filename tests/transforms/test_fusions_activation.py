@@ -3,7 +3,6 @@ activation) and a few hand-built ONNX graphs for spellings torch does not write.
 exactly the expected ops, and its REF and OpenVINO outputs must equal ONNX Runtime's on the original graph."""
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import numpy as np
@@ -20,6 +19,7 @@ from irforge.transforms.base import PassManager, PatternPass
 from irforge.transforms.fusions_activation import (
     ACTIVATION_FUSIONS, ClampFusion, GeluFusion, HSigmoidFusion, HSwishFusion, LeakyReluFusion, MishFusion,
     PReluFusion, SoftPlusFusion, SwishFusion)
+from tests.torch_export import export_onnx
 from tests.util import assert_close, run_openvino, run_ort, run_ref
 
 # Wide enough to reach every branch (relu6 saturates at -3 and 3). The last dim equals dim 1 on purpose: a
@@ -32,21 +32,8 @@ ZERO, SIX, LO, HI = torch.tensor(0.0), torch.tensor(6.0), torch.tensor(-1.0), to
 RAMP = torch.tensor([0.1, 0.2, 0.3, 0.4])
 
 
-class Fn(torch.nn.Module):
-    def __init__(self, fn: Callable[..., object]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> object:
-        return self.fn(x)
-
-
 def export(module: torch.nn.Module | Callable[..., object], opset: int = 13) -> onnx.ModelProto:
-    if not isinstance(module, torch.nn.Module):
-        module = Fn(module)
-    f = io.BytesIO()
-    torch.onnx.export(module, (torch.from_numpy(X),), f, opset_version=opset, dynamo=False, input_names=["x"])
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(module, [X], opset=opset, input_names=["x"])
 
 
 def hard_sigmoid(alpha: float, beta: float) -> onnx.ModelProto:

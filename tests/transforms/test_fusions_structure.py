@@ -12,7 +12,6 @@ enough (1e-3, 0.05) that a wrong eps, eps mode or eps^2 moves the result far bey
 use their own suites' tolerances (zoo BERT 1e-4, light ShuffleNet rtol 1e-3)."""
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,6 +28,7 @@ from irforge.transforms.base import PassManager, PatternPass
 from irforge.transforms.constant_folding import ConstantFolding
 from irforge.transforms.fusions_structure import (
     STRUCTURE_FUSIONS, DepthToSpaceFusion, MVNFusion, NormalizeL2Fusion, ShuffleChannelsFusion, SoftmaxFusion)
+from tests.torch_export import export_onnx
 from tests.util import assert_close, max_abs_err, run_openvino, run_ort, run_ref
 
 RTOL, ATOL = 1e-5, 1e-5  # normalizations (float32); the reshape chains are compared exactly
@@ -57,23 +57,9 @@ MINUS_ONE_RANK5 = torch.full((1, 1, 1, 1, 1), -1.0)
 EPS_PER_COLUMN = torch.tensor([0.01, 0.02, 0.03, 0.04])
 
 
-class Fn(torch.nn.Module):
-    def __init__(self, fn: Callable[..., object]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: torch.Tensor) -> object:
-        return self.fn(x)
-
-
 def export(module: torch.nn.Module | Callable[..., object], x: np.ndarray, opset: int = 13,
            dynamic: dict[int, str] | None = None) -> onnx.ModelProto:
-    if not isinstance(module, torch.nn.Module):
-        module = Fn(module)
-    f = io.BytesIO()
-    torch.onnx.export(module, (torch.from_numpy(x),), f, opset_version=opset, dynamo=False, input_names=["x"],
-                      dynamic_axes={"x": dynamic} if dynamic else None)
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(module, [x], opset=opset, input_names=["x"], dynamic_axes={"x": dynamic} if dynamic else None)
 
 
 def onnx_model(nodes: list[onnx.NodeProto], x: np.ndarray | None, outputs: Sequence[str] = ("y",),

@@ -14,7 +14,6 @@ The helpers here (export, onnx_graph, feeds, check, check_untouched) serve test_
 test_pad_fusion.py too."""
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,6 +34,7 @@ from irforge.transforms.linear_folding import (
     AddBeforeWeightsFusion, ConvertSubtractDivideWithConstant, LinOpSequenceFusion, MultiplyAfterWeightsFusion,
     MultiplyBeforeWeightsFusion)
 from irforge.transforms.pad_fusion import PadFusion
+from tests.torch_export import FnModule as Fn, export_onnx
 from tests.util import assert_close, run_openvino, run_ref
 
 RTOL = ATOL = 1e-5
@@ -53,34 +53,12 @@ def all_folding() -> list[Pass]:
     return [ConstantFolding(), BatchNormDecomposition(), PadFusion(), *weight_folding()]
 
 
-class Fn(nn.Module):
-    """A function as a module; `mods` and modules among the function's default arguments become submodules
-    (so their weights export as initializers)."""
-
-    def __init__(self, fn: Callable[..., object], *mods: nn.Module) -> None:
-        super().__init__()
-        self.fn = fn
-        defaults = [d for d in (getattr(fn, "__defaults__", None) or ()) if isinstance(d, nn.Module)]
-        self.mods = nn.ModuleList([*mods, *defaults])
-
-    def forward(self, *xs: torch.Tensor) -> object:
-        return self.fn(*xs)
-
-
 def export(module: nn.Module | Callable[..., object], *shapes: Sequence[int], opset: int = 13,
            mods: Sequence[nn.Module] = (), fold_constants: bool = True) -> onnx.ModelProto:
     """Export with the TorchScript exporter; inputs x, y, ... of the given shapes. `fold_constants=False` keeps
     eval-mode BatchNorm (torch's constant folding would fuse it into the preceding Conv)."""
-    if not isinstance(module, nn.Module):
-        module = Fn(module, *mods)
-    module.eval()
-    names = ["x", "y", "z"][:len(shapes)]
-    args = tuple(torch.zeros(s) for s in shapes)
-    f = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(module, args, f, opset_version=opset, dynamo=False, input_names=names,
-                          do_constant_folding=fold_constants)
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(module, [torch.zeros(s) for s in shapes], opset=opset, input_names=["x", "y", "z"][:len(shapes)],
+                       mods=mods, fold_constants=fold_constants)
 
 
 def onnx_graph(nodes: list[onnx.NodeProto], inputs: dict[str, tuple[int, Sequence[int] | None]],

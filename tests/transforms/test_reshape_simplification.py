@@ -2,7 +2,6 @@
 constants with special zeros / -1; the shape sub-graph dies; outputs stay ONNX Runtime's at several input shapes."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import onnx
@@ -14,26 +13,15 @@ from irforge.ir.graph import Model
 from irforge.transforms.base import PassManager
 from irforge.transforms.cleanup import DeadCodeElimination
 from irforge.transforms.reshape_simplification import SimplifyReshapeTarget
+from tests.torch_export import export_onnx
 from tests.util import assert_close, run_openvino, run_ort, run_ref
 
 RNG = np.random.default_rng(0)
 
 
-class Fn(torch.nn.Module):
-    def __init__(self, fn) -> None:  # type: ignore[no-untyped-def]
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs: torch.Tensor) -> object:
-        return self.fn(*xs)
-
-
-def export(fn, shapes: list[tuple[int, ...]], dynamic: dict[int, list[int]]) -> onnx.ModelProto:  # type: ignore[no-untyped-def]
-    f = io.BytesIO()
+def export(fn, shapes: list[tuple[int, ...]], dynamic: dict[int, str]) -> onnx.ModelProto:  # type: ignore[no-untyped-def]
     names = [f"x{i}" for i in range(len(shapes))]
-    torch.onnx.export(Fn(fn), tuple(torch.zeros(s) for s in shapes), f, opset_version=13, dynamo=False,
-                      input_names=names, dynamic_axes={n: dynamic for n in names})
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(fn, [torch.zeros(s) for s in shapes], input_names=names, dynamic_axes={n: dynamic for n in names})
 
 
 def simplify(proto: onnx.ModelProto) -> tuple[Model, int]:

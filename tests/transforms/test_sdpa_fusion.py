@@ -2,7 +2,6 @@
 block, and REF and OpenVINO (which runs our SDPA IR) give ONNX Runtime's outputs on the original graph."""
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -16,6 +15,7 @@ from irforge.transforms.base import PassManager
 from irforge.transforms.constant_folding import ConstantFolding
 from irforge.transforms.sdpa_fusion import SDPAFusion
 from irforge.transforms.transpose_fusion import TransposeFusion
+from tests.torch_export import export_onnx
 from tests.util import assert_close, run_openvino, run_ort, run_ref
 
 RNG = np.random.default_rng(0)
@@ -26,20 +26,8 @@ V = RNG.standard_normal((B, H, S, E)).astype(np.float32)
 MASK = np.where(RNG.random((B, 1, 1, S)) < 0.3, -1e9, 0.0).astype(np.float32)
 
 
-class Attention(torch.nn.Module):
-    def __init__(self, fn) -> None:  # type: ignore[no-untyped-def]
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> object:
-        return self.fn(q, k, v, mask)
-
-
 def export(fn, args: tuple[np.ndarray, ...] = (Q, K, V, MASK), opset: int = 13) -> onnx.ModelProto:  # type: ignore[no-untyped-def]
-    f = io.BytesIO()
-    torch.onnx.export(Attention(fn), tuple(torch.from_numpy(a) for a in args), f, opset_version=opset, dynamo=False,
-                      input_names=["q", "k", "v", "mask"])
-    return onnx.load_from_string(f.getvalue())
+    return export_onnx(fn, args, opset=opset, input_names=["q", "k", "v", "mask"][:len(args)])
 
 
 def fuse(proto: onnx.ModelProto) -> tuple[Model, int]:
