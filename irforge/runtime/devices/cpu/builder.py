@@ -12,7 +12,8 @@ from irforge.runtime.devices.cpu.fallback import REFERENCE
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.memory import CONST, PARAM, Memory, assign_slots
 from irforge.runtime.devices.cpu.plan import OutputSpec, Plan, Step
-from irforge.runtime.devices.cpu.registry import Built, Match, lowering_for
+from irforge.runtime.devices.cpu.precision import config_for
+from irforge.runtime.devices.cpu.registry import Built, Match, first_match, lowering_for
 from irforge.runtime.devices.cpu.segments import find_segments
 from irforge.runtime.devices.cpu.specialize import Specialized
 
@@ -49,8 +50,10 @@ def match_all(spec: Specialized, g: GraphView) -> list[Match]:
     for node in spec.ops:
         if node.uid in g.claimed:
             continue
-        lowering = lowering_for(node.type)
-        m = lowering.match(node, g) if lowering is not None else None
+        m = first_match(node, g)  # pattern lowerings (INT8) before the op's own
+        if m is None:
+            lowering = lowering_for(node.type)
+            m = lowering.match(node, g) if lowering is not None else None
         if m is None:
             m = REFERENCE.match(node, g)
         for n in m.nodes:
@@ -82,6 +85,7 @@ def build_plan(spec: Specialized, config: CPUConfig) -> Plan:
     for pos, m in enumerate(matches):
         ctx.position = pos
         ctx.inputs = m.inputs
+        ctx.config = config_for(config, m.nodes)  # `precise` nodes stay f32 under the bf16 hint
         b = m.lowering.build(ctx, m)
         built.append(b)
         if b.overwrites is not None:

@@ -110,6 +110,33 @@ def lowers(*type_names: str) -> Callable[[type[Lowering]], type[Lowering]]:
     return deco
 
 
+_FIRST: dict[str, list[Lowering]] = {}
+
+
+def lowers_first(*type_names: str) -> Callable[[type[Lowering]], type[Lowering]]:
+    """Class decorator registering a pattern lowering tried before an op type's own (the INT8 kernels of
+    lowerings/quantized.py); its `match` returns None to leave the node to the op's own lowering."""
+
+    def deco(cls: type[Lowering]) -> type[Lowering]:
+        inst = cls()
+        for name in type_names:
+            _FIRST.setdefault(name, []).append(inst)
+        return cls
+
+    return deco
+
+
+def first_match(node: Node, g: "GraphView") -> Match | None:
+    """The match of the first pattern lowering (`lowers_first`) that takes `node`, if any."""
+    import irforge.runtime.devices.cpu.lowerings  # noqa: F401
+
+    for lowering in _FIRST.get(node.type, ()):
+        m = lowering.match(node, g)
+        if m is not None:
+            return m
+    return None
+
+
 def lowering_for(type_name: str) -> Lowering | None:
     import irforge.runtime.devices.cpu.lowerings  # noqa: F401  (registers every lowering once)
 

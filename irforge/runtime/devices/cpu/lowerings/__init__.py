@@ -9,6 +9,7 @@ from irforge.runtime.devices.cpu.lowerings import (  # noqa: F401
     movement,
     norm,
     pooling,
+    quantized,
     reduce,
     resize,
     unary,

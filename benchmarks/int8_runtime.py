@@ -1,0 +1,232 @@
+"""INT8 inference side by side: irforge's CPU device on INT8 IR against irforge FP32, OpenVINO FP32 and OpenVINO
+running NNCF's INT8 IR of the same model, in one run, same inputs, same thread count (default 2).
+
+Models (from benchmarks/runtime_zoo.py): ResNet-50 as torchvision defines it and the MobileNetV3-style classifier,
+both at 1x3x224x224, exported to ONNX once (opset 17). Calibration: the same `--samples` (default 32) random
+standard-normal images for both quantizers:
+* irforge: `irforge.quantize(model, samples)` of the converted model, with `overflow_fix="enable"` (7-bit weights
+  in every layer, what CPUs without VNNI need to compute 8-bit products without 16-bit saturation; on such CPUs
+  the CPU device then runs every layer as one exact INT8 kernel) -> column `irf int8`; and with the default
+  `overflow_fix="first_layer"` -> `irf i8 1st` (8-bit weights after the first layer: the device splits them into
+  two saturation-free kernels under IRFORGE_CPU_INT8=exact, the default);
+* NNCF: `nncf.quantize(openvino_model_of_the_onnx, nncf.Dataset(samples))` (its defaults: first-layer overflow
+  fix) -> `OV int8` (OpenVINO's CPU plugin) and `irf nncf` (irforge reading the same IR, IRFORGE_CPU_INT8=fast:
+  single saturating kernels, as OpenVINO runs it on CPUs without VNNI).
+
+Printed: median latency over interleaved rounds (one inference of every engine per round, as runtime_zoo.py times
+them: load from other processes hits all alike), the ratios irforge FP32 / irforge INT8 (speed-up), irforge INT8 /
+OpenVINO INT8, OpenVINO's own speed-up; then a table of process CPU time per inference with 1 thread (robust to
+the machine's load); then accuracy: max |INT8 - FP32| of each engine's outputs on the benchmark input (relative to
+the FP32 output range) and the top-1 agreement with FP32 over the calibration images.
+
+    python -m benchmarks.int8_runtime [--threads 2] [--rounds 20] [--only resnet50] [--samples 32]
+                                      [--skip-single-thread]
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when torch loads: set before importing it
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Iterator  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import irforge  # noqa: E402
+from benchmarks.runtime_zoo import CACHE, MODELS, BenchModel, export, measure  # noqa: E402
+
+INT8_MODELS = ("resnet50", "mobilenetv3")
+
+
+def samples(bm: BenchModel, count: int) -> list[np.ndarray]:
+    shape = bm.inputs()["input"].shape
+    rng = np.random.default_rng(7)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
+
+
+def _key(path: Path, *parts: object) -> str:
+    h = hashlib.sha256(path.read_bytes()[:1 << 20] + str(path.stat().st_size).encode())
+    h.update(repr(parts).encode())
+    h.update(irforge.__file__.encode())
+    return h.hexdigest()[:12]
+
+
+def irforge_int8(bm: BenchModel, path: Path, ir: irforge.Model, data: list[np.ndarray], overflow_fix: str
+                 ) -> tuple[irforge.Model, float]:
+    """irforge's INT8 model (cached as IR) and the seconds quantization took (0 when cached)."""
+    out = CACHE / f"{bm.name}-irf-int8-{overflow_fix}-{len(data)}-{_key(path, overflow_fix, len(data))}.xml"
+    if out.is_file():
+        return irforge.read_model(str(out)), 0.0
+    t0 = time.perf_counter()
+    q = irforge.quantize(ir, data, subset_size=len(data), overflow_fix=overflow_fix, progress=False)
+    took = time.perf_counter() - t0
+    irforge.save_model(q, str(out))
+    return q, took
+
+
+def nncf_int8(bm: BenchModel, path: Path, data: list[np.ndarray]) -> tuple[Path, float]:
+    """NNCF's INT8 IR of the ONNX file (written with openvino.save_model, f32 constants)."""
+    import nncf
+    import openvino as ov
+
+    out = CACHE / f"{bm.name}-nncf-int8-{len(data)}-{_key(path, 'nncf', len(data))}.xml"
+    if out.is_file():
+        return out, 0.0
+    t0 = time.perf_counter()
+    q = nncf.quantize(ov.Core().read_model(str(path)), nncf.Dataset(data), subset_size=len(data))
+    took = time.perf_counter() - t0
+    ov.save_model(q, str(out), compress_to_fp16=False)
+    return out, took
+
+
+@contextmanager
+def int8_mode(mode: str) -> Iterator[None]:
+    """IRFORGE_CPU_INT8 while a model compiles (plans of static models are built at compile time)."""
+    old = os.environ.get("IRFORGE_CPU_INT8")
+    os.environ["IRFORGE_CPU_INT8"] = mode
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("IRFORGE_CPU_INT8", None)
+        else:
+            os.environ["IRFORGE_CPU_INT8"] = old
+
+
+Engine = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def engines(models: dict[str, Any], threads: int) -> dict[str, Engine]:
+    """name -> f(input) -> outputs, for irforge's models (label -> (Model, IRFORGE_CPU_INT8)) and OpenVINO's
+    (label -> path)."""
+    import openvino as ov
+
+    out: dict[str, Engine] = {}
+    core = irforge.Core()
+    ov_core = ov.Core()
+    for label, spec in models.items():
+        if label.startswith("irf"):
+            model, mode = spec
+            with int8_mode(mode):
+                request = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                            "INFERENCE_NUM_THREADS": str(threads)}
+                                             ).create_infer_request()
+            out[label] = lambda x, r=request: list(r.infer([x]).values_list())
+        else:
+            compiled = ov_core.compile_model(str(spec), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                                "INFERENCE_NUM_THREADS": threads,
+                                                                "PERFORMANCE_HINT": "LATENCY"})
+            req = compiled.create_infer_request()
+            out[label] = lambda x, r=req, c=compiled: [np.array(r.infer([x])[o]) for o in c.outputs]
+    return out
+
+
+def _ms(v: float | None) -> str:
+    return f"{v * 1e3:9.2f}" if v is not None else f"{'-':>9s}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:7.2f}" if a and b else f"{'-':>7s}"
+
+
+def _geo(v: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in v) / len(v)) if v else float("nan")
+
+
+COLUMNS = ("irf_f32", "irf_int8", "irf_i8_1st", "irf_nncf", "ov_f32", "ov_int8")
+HEADS = ("irf f32", "irf int8", "irf i8 1st", "irf nncf", "OV f32", "OV int8")
+
+
+def print_table(title: str, rows: list[tuple[str, dict[str, float]]]) -> None:
+    print(f"\n{title}")
+    print(f"{'model':12s} " + " ".join(f"{h:>9s}" for h in HEADS) +
+          f" | {'f32/int8':>8s} {'int8/OV8':>8s} {'OV f/i8':>8s} {'irf/OV32':>8s}")
+    speed, vs_ov, ov_speed = [], [], []
+    for name, med in rows:
+        s = med["irf_f32"] / med["irf_int8"]
+        v = med["irf_int8"] / med["ov_int8"]
+        o = med["ov_f32"] / med["ov_int8"]
+        speed.append(s)
+        vs_ov.append(v)
+        ov_speed.append(o)
+        print(f"{name:12s} " + " ".join(_ms(med.get(c)) for c in COLUMNS) +
+              f" | {s:8.2f} {v:8.2f} {o:8.2f} {_ratio(med['irf_f32'], med['ov_f32']):>8s}")
+    print(f"{'geomean':12s} " + " ".join(f"{'':9s}" for _ in COLUMNS) +
+          f" | {_geo(speed):8.2f} {_geo(vs_ov):8.2f} {_geo(ov_speed):8.2f}")
+
+
+def accuracy(name: str, runs: dict[str, Engine], x: np.ndarray, data: list[np.ndarray]) -> None:
+    """INT8 against FP32 of the same engine family: max |diff| on the benchmark input, top-1 agreement on `data`."""
+    pairs = (("irf_int8", "irf_f32"), ("irf_i8_1st", "irf_f32"), ("irf_nncf", "irf_f32"), ("ov_int8", "ov_f32"))
+    ref_cache: dict[str, list[np.ndarray]] = {}
+
+    def logits(label: str) -> list[np.ndarray]:
+        if label not in ref_cache:
+            ref_cache[label] = [runs[label](d)[0] for d in data]
+        return ref_cache[label]
+    for int8, fp32 in pairs:
+        if int8 not in runs:
+            continue
+        a, b = runs[int8](x)[0], runs[fp32](x)[0]
+        rel = float(np.max(np.abs(a - b))) / max(float(np.max(np.abs(b))), 1e-12)
+        agree = np.mean([np.argmax(p) == np.argmax(q) for p, q in zip(logits(int8), logits(fp32))])
+        print(f"  {name:12s} {int8:10s} vs {fp32:7s}: max |INT8 - FP32| {np.max(np.abs(a - b)):.4g} "
+              f"({rel:.2%} of the FP32 range), top-1 agreement {agree:.0%} over {len(data)} images")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=32)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--skip-single-thread", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads {args.threads}, rounds {args.rounds}, calibration samples {args.samples}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average at start {os.getloadavg()}")
+    rows, cpu_rows = [], []
+    for bm in MODELS:
+        if bm.name not in INT8_MODELS or (args.only and bm.name not in args.only):
+            continue
+        path = export(bm)
+        ir = irforge.convert_model(str(path))
+        data = samples(bm, args.samples)
+        q_all, t_all = irforge_int8(bm, path, ir, data, "enable")
+        q_first, t_first = irforge_int8(bm, path, ir, data, "first_layer")
+        nncf_path, t_nncf = nncf_int8(bm, path, data)
+        q_nncf = irforge.read_model(str(nncf_path))
+        print(f"\n{bm.name}: quantization (0 = cached) irforge {t_all:.1f}s / {t_first:.1f}s, NNCF {t_nncf:.1f}s")
+        models: dict[str, Any] = {"irf_f32": (ir, "exact"), "irf_int8": (q_all, "exact"),
+                                  "irf_i8_1st": (q_first, "exact"), "irf_nncf": (q_nncf, "fast"),
+                                  "ov_f32": path, "ov_int8": nncf_path}
+        x = bm.inputs()["input"]
+        runs = engines(models, args.threads)
+        med = measure({k: (lambda r=r: r(x)) for k, r in runs.items()}, args.rounds)
+        rows.append((bm.name, med))
+        print("  " + "  ".join(f"{k} {v * 1e3:.2f} ms" for k, v in med.items()))
+        accuracy(bm.name, runs, x, data)
+        del runs
+        if not args.skip_single_thread:
+            torch.set_num_threads(1)
+            single = engines(models, 1)
+            cpu_rows.append((bm.name, measure({k: (lambda r=r: r(x)) for k, r in single.items()}, args.rounds,
+                                              clock=time.process_time)))
+            torch.set_num_threads(args.threads)
+            del single
+    print_table(f"median latency, {args.threads} threads (ms)", rows)
+    if cpu_rows:
+        print_table("single thread, process CPU time per inference (ms; robust to other processes' load)", cpu_rows)
+    print(f"\nload average at end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

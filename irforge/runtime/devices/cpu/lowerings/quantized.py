@@ -1,0 +1,526 @@
+"""INT8 lowerings: what quant_patterns.py decides runs on 8-bit codes, computed with torch's oneDNN INT8 kernels.
+
+* Convolution / GroupConvolution fed by a Q-value, with i8 weights: `onednn::qconv2d_pointwise` (u8 source with
+  its zero point, s8 weights prepacked for the plan's shape, per-channel scales) absorbing the per-channel scale and
+  bias after it, one activation oneDNN fuses (Relu, Clamp, HSwish, Swish) and, when its result is carried, the
+  next FakeQuantize: the kernel requantizes straight to that FakeQuantize's grid and writes u8 codes. Otherwise it
+  writes f32 (dequantized in the kernel).
+* MatMul with constant i8 weights: `onednn::qlinear_pointwise`, the same way (activations: Relu, Clamp, Gelu,
+  Tanh, HSwish, Swish).
+* Add / Multiply of two Q-values (broadcasting), then Relu, then a FakeQuantize whose result is carried: torch's
+  quantized add/mul(_relu) on codes (float arithmetic, one rounding).
+* MaxPool and data movement (Reshape, Transpose, Concat, Split, Slice, Gather, ...) move codes (the grid is
+  unchanged); data movement runs the float lowering's own kernel on the codes.
+* FakeQuantize on its own: quantization to codes when its result is carried, else fake quantization in float.
+
+Weights whose adjacent-channel pairs can saturate the 16-bit sums of CPUs without VNNI run as two saturation-free
+kernels under IRFORGE_CPU_INT8=exact (see quant_patterns.py). Exec types name the kernel, the fused post-ops and
+the precision: `onednn_qconv+bias+relu+fq_I8` (u8 codes out), `..._I8_f32out` (f32 out), `..._I8x2` (split weights)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from irforge.ir.graph import Node, Output
+from irforge.ir.ops.pooling import _Window
+from irforge.runtime.devices.cpu.builder import BuildContext
+from irforge.runtime.devices.cpu.graph_view import GraphView
+from irforge.runtime.devices.cpu.int8_tensors import (dequantize, fake_quantize_exact, quantize, ranges_f64, unwrap,
+                                                      wrap)
+from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, accepts, binary_tail,
+                                                        channel_grids, data_inputs, has_vnni, int8_plan)
+from irforge.runtime.devices.cpu.registry import (Built, Lowering, Match, lowering_for, lowers, lowers_first,
+                                                  scalar_of)
+
+onednn = torch.ops.onednn
+
+
+# ---------------------------------------------------------------- post-op chains
+@dataclass
+class QAct:
+    """An activation as oneDNN's INT8 kernels spell it, and the torch function computing it alone."""
+
+    node: Node
+    attr: str
+    scalars: list[float]
+    algorithm: str
+    fn: Callable[[Any], Any]
+
+
+def _activation(node: Node, g: GraphView, linear: bool) -> QAct | None:
+    t = node.type
+    if t == "Relu":
+        return QAct(node, "relu", [], "", torch.relu)
+    if t == "Clamp":
+        lo, hi = float(node.attrs["min"]), float(node.attrs["max"])
+        return QAct(node, "hardtanh", [lo, hi], "", lambda x: torch.clamp(x, lo, hi))
+    if t == "HSwish":
+        return QAct(node, "hardswish", [], "", F.hardswish)
+    if t == "Swish":
+        beta = scalar_of(g.const(node.inputs[1])) if len(node.inputs) > 1 else 1.0
+        return QAct(node, "swish", [], "", F.silu) if beta == 1.0 else None
+    if linear and t == "Gelu":
+        approx = "tanh" if node.attrs["approximation_mode"] == "TANH" else "none"
+        return QAct(node, "gelu", [], approx, lambda x: F.gelu(x, approximate=approx))
+    if linear and t == "Tanh":
+        return QAct(node, "tanh", [], "", torch.tanh)
+    return None
+
+
+def _per_channel(value: np.ndarray | None, rank: int, axis: int, channels: int) -> np.ndarray | None:
+    """A constant varying along `axis` only (or a scalar) as a float64 vector of `channels` values."""
+    if value is None or value.ndim > rank or value.dtype.kind != "f":
+        return None
+    full = value.reshape((1,) * (rank - value.ndim) + value.shape)
+    if any(d != 1 and not (i == axis and d == channels) for i, d in enumerate(full.shape)):
+        return None
+    return np.broadcast_to(full.reshape(-1).astype(np.float64), (channels,)).copy()
+
+
+@dataclass
+class Chain:
+    """What a compute op absorbs: per-channel scale and bias, one activation, the FakeQuantize it requantizes
+    to (when that result is carried)."""
+
+    nodes: list[Node]
+    scale: np.ndarray | None
+    bias: np.ndarray | None
+    act: QAct | None
+    fq: FQSpec | None
+    out: Output
+
+    def describe(self) -> str:
+        return ("+bias" if self.bias is not None else "") + (f"+{self.act.attr}" if self.act else "") + \
+            ("+fq" if self.fq else "")
+
+
+def _same(node: Node, cur: Output) -> bool:
+    return len(node.outputs) == 1 and node.outputs[0].shape == cur.shape and \
+        node.outputs[0].element_type == cur.element_type
+
+
+def _chain(start: Output, g: GraphView, plan: Int8Plan, axis: int, channels: int, linear: bool) -> Chain:
+    ch = Chain([], None, None, None, None, start)
+    cur = start
+    rank = start.shape.rank
+    while True:
+        use = g.sole_consumer(cur)
+        if use is None:
+            break
+        node, idx = use
+        if not _same(node, cur):
+            break
+        if node.type in ("Add", "Subtract", "Multiply") and ch.act is None:
+            vec = _per_channel(g.const(node.inputs[1 - idx]), rank, axis, channels)
+            if vec is not None and not (node.type == "Subtract" and idx == 1):
+                if node.type == "Multiply":
+                    ch.scale = vec if ch.scale is None else ch.scale * vec
+                    ch.bias = None if ch.bias is None else ch.bias * vec
+                else:
+                    signed = -vec if node.type == "Subtract" else vec
+                    ch.bias = signed if ch.bias is None else ch.bias + signed
+                ch.nodes.append(node)
+                cur = ch.out = node.outputs[0]
+                continue
+        if ch.act is None:
+            act = _activation(node, g, linear)
+            if act is not None:
+                ch.act = act
+                ch.nodes.append(node)
+                cur = ch.out = node.outputs[0]
+                continue
+        break
+    _take_fq(ch, g, plan)
+    return ch
+
+
+def _take_fq(ch: Chain, g: GraphView, plan: Int8Plan) -> None:
+    """Absorb the FakeQuantize after the chain when its result is carried (the step then writes codes)."""
+    use = g.sole_consumer(ch.out)
+    if use is None or use[1] != 0:
+        return
+    spec = plan.fq.get(use[0].uid)
+    if spec is not None and plan.is_carried(spec.node.outputs[0]):
+        ch.fq = spec
+        ch.nodes.append(spec.node)
+        ch.out = spec.node.outputs[0]
+
+
+def _entry(plan: Int8Plan, value: Output) -> Callable[[Any], Any] | None:
+    """How a step turns its input into codes: None when the value is carried (already codes), else quantization
+    of the float Q-value on its own grid (exact: the values lie on it)."""
+    if plan.is_carried(value):
+        return None
+    grid = plan.grid(value)
+    assert grid is not None
+    return lambda x: quantize(x, grid)
+
+
+def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """q = a + b with |a| <= 64 and |b| <= 63: both saturation-free on vpmaddubsw."""
+    a = np.clip(q.astype(np.int16), -64, 64)
+    return a.astype(np.int8), (q.astype(np.int16) - a).astype(np.int8)
+
+
+def _needs_split(w: QWeights, mode: str) -> bool:
+    return mode == "exact" and not has_vnni() and not w.safe
+
+
+def _scales(w: QWeights, ch: Chain) -> tuple[torch.Tensor, torch.Tensor | None]:
+    scale = w.scale if ch.scale is None else w.scale * ch.scale
+    return torch.from_numpy(scale.astype(np.float32)), \
+        None if ch.bias is None else torch.from_numpy(ch.bias.astype(np.float32))
+
+
+def _signed_rows(w: QWeights, ch: Chain) -> np.ndarray:
+    """The weights with rows negated where the absorbed per-channel scale is negative (scales stay positive)."""
+    if ch.scale is None or not np.any(ch.scale < 0):
+        return w.q
+    q = w.q.astype(np.int16)
+    q[ch.scale < 0] *= -1
+    return q.astype(np.int8)
+
+
+def _fits_int8(w: QWeights, ch: Chain) -> bool:
+    return ch.scale is None or not np.any((ch.scale < 0)[:, None] & (w.q.reshape(w.q.shape[0], -1) == -128))
+
+
+# ---------------------------------------------------------------- convolution
+@dataclass
+class QConvInfo:
+    w: QWeights
+    chain: Chain
+
+
+@lowers_first("Convolution", "GroupConvolution")
+class QuantizedConvolution(Lowering):
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        w = plan.weights.get(node.uid)
+        if w is None:
+            return None
+        ch = _chain(node.outputs[0], g, plan, 1, w.q.shape[0], linear=False)
+        if not _fits_int8(w, ch):
+            return None
+        return Match(self, [node] + ch.nodes, [node.inputs[0]], [ch.out], QConvInfo(w, ch))
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        info: QConvInfo = m.info
+        node, ch = m.root, info.chain
+        plan = int8_plan(ctx.g)
+        geo = plan.geometry[node.uid]
+        x_grid = plan.grid(node.inputs[0])
+        assert x_grid is not None
+        xs, xz = x_grid.scale, x_grid.zero_point
+        ws, bias = _scales(info.w, ch)
+        wz = torch.zeros(ws.shape[0], dtype=torch.int64)
+        q = _signed_rows(info.w, ch)
+        stride, pad, dil, groups = geo.strides, geo.padding, geo.dilations, geo.groups
+
+        def pack(qw: np.ndarray) -> torch.Tensor:
+            return onednn.qconv_prepack(torch.from_numpy(np.ascontiguousarray(qw)), ws, xs, xz, stride, pad, dil,
+                                        groups, geo.in_shape)
+        out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
+            (1.0, 0, torch.float32)
+        act = ch.act
+        attr, scalars, algo = (act.attr, act.scalars, act.algorithm) if act else ("none", [], "")
+        enter = _entry(plan, node.inputs[0])
+        extra, one_d = geo.extra, geo.one_d
+
+        def prepare(x: Any) -> Any:
+            if enter is not None:
+                x = enter(x)
+            if one_d:
+                x = x.unsqueeze(2)
+            if extra is not None:
+                x = F.pad(x, extra, value=xz)
+            return x
+        kind = "qgroupconv" if groups > 1 else "qconv"
+        out = "" if ch.fq else "_f32out"
+        conv = onednn.qconv2d_pointwise
+        if not _needs_split(info.w, plan.mode):
+            W = pack(q)
+
+            def fn(x: Any) -> Any:
+                y = conv(prepare(x), xs, xz, W, ws, wz, bias, stride, pad, dil, groups, out_scale, out_zp,
+                         out_dtype, attr, scalars, algo)
+                return y.squeeze(2) if one_d else y
+            return Built(fn, f"onednn_{kind}{ch.describe()}_I8{out}", fresh=True, trace_fn=None)
+
+        qa, qb = _split(q)
+        Wa, Wb = pack(qa), pack(qb)
+        binary = onednn.qconv2d_pointwise.binary
+        unary = "relu" if act is not None and act.attr == "relu" else None
+        late = act.fn if act is not None and unary is None else None
+        requant = ch.fq.requant if ch.fq else None
+
+        def fn_split(x: Any) -> Any:
+            x = prepare(x)
+            t = conv(x, xs, xz, Wb, ws, wz, None, stride, pad, dil, groups, 1.0, 0, torch.float32, "none", [], "")
+            y = binary(x, xs, xz, Wa, ws, wz, t, bias, stride, pad, dil, groups, 1.0, 0, torch.float32, 1.0, 0,
+                       "sum", 1.0, unary, [], None)
+            if late is not None:
+                y = late(y)
+            if one_d:
+                y = y.squeeze(2)
+            return quantize(y, requant) if requant is not None else y
+        return Built(fn_split, f"onednn_{kind}{ch.describe()}_I8x2{out}", fresh=True, trace_fn=None)
+
+
+# ---------------------------------------------------------------- matrix product
+@lowers_first("MatMul")
+class QuantizedMatMul(Lowering):
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        w = plan.weights.get(node.uid)
+        if w is None:
+            return None
+        rank = node.outputs[0].shape.rank
+        ch = _chain(node.outputs[0], g, plan, rank - 1, w.q.shape[0], linear=True)
+        if not _fits_int8(w, ch):
+            return None
+        return Match(self, [node] + ch.nodes, [node.inputs[0]], [ch.out], QConvInfo(w, ch))
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        info: QConvInfo = m.info
+        node, ch = m.root, info.chain
+        plan = int8_plan(ctx.g)
+        x_grid = plan.grid(node.inputs[0])
+        shape = ctx.g.static_shape(node.inputs[0])
+        assert x_grid is not None and shape is not None
+        xs, xz = x_grid.scale, x_grid.zero_point
+        ws, bias = _scales(info.w, ch)
+        wz = torch.zeros(ws.shape[0], dtype=torch.int64)
+        q = _signed_rows(info.w, ch)
+        rows = int(np.prod(shape[:-1]))
+
+        def pack(qw: np.ndarray) -> torch.Tensor:
+            return onednn.qlinear_prepack(torch.from_numpy(np.ascontiguousarray(qw)), [rows, shape[-1]])
+        out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
+            (1.0, 0, torch.float32)
+        act = ch.act
+        attr, scalars, algo = (act.attr, act.scalars, act.algorithm) if act else ("none", [], "")
+        enter = _entry(plan, node.inputs[0])
+        linear = onednn.qlinear_pointwise
+        out = "" if ch.fq else "_f32out"
+        if not _needs_split(info.w, plan.mode):
+            W = pack(q)
+
+            def fn(x: Any) -> Any:
+                if enter is not None:
+                    x = enter(x)
+                return linear(x, xs, xz, W, ws, wz, bias, out_scale, out_zp, out_dtype, attr, scalars, algo)
+            return Built(fn, f"onednn_qlinear{ch.describe()}_I8{out}", fresh=True, trace_fn=None)
+
+        qa, qb = _split(q)
+        Wa, Wb = pack(qa), pack(qb)
+        late = act.fn if act is not None else None
+        requant = ch.fq.requant if ch.fq else None
+
+        def fn_split(x: Any) -> Any:
+            if enter is not None:
+                x = enter(x)
+            y = linear(x, xs, xz, Wa, ws, wz, bias, 1.0, 0, torch.float32, "none", [], "")
+            y.add_(linear(x, xs, xz, Wb, ws, wz, None, 1.0, 0, torch.float32, "none", [], ""))
+            if late is not None:
+                y = late(y)
+            return quantize(y, requant) if requant is not None else y
+        return Built(fn_split, f"onednn_qlinear{ch.describe()}_I8x2{out}", fresh=True, trace_fn=None)
+
+
+# ---------------------------------------------------------------- Add / Multiply of two Q-values
+@dataclass
+class QBinaryInfo:
+    relu: bool
+    fq: FQSpec
+
+
+_QUANTIZED_BINARY = {("Add", False): "add", ("Add", True): "add_relu", ("Multiply", False): "mul",
+                     ("Multiply", True): "mul_relu"}
+
+
+@lowers_first("Add", "Multiply")
+class QuantizedBinary(Lowering):
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        if not plan.active or not accepts(node, 0, g, plan):
+            return None
+        relu, spec = binary_tail(node, g, plan)
+        assert spec is not None
+        nodes = [node] + ([relu] if relu is not None else []) + [spec.node]
+        return Match(self, nodes, list(node.inputs), [spec.node.outputs[0]], QBinaryInfo(relu is not None, spec))
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        info: QBinaryInfo = m.info
+        plan = int8_plan(ctx.g)
+        a, b = m.root.inputs
+        ga, gb = plan.grid(a), plan.grid(b)
+        assert ga is not None and gb is not None
+        ca, cb = plan.is_carried(a), plan.is_carried(b)
+        relu = info.relu
+        kind = m.root.type.lower()
+        name = "+relu" if relu else ""
+        out = info.fq.requant
+        op = getattr(torch.ops.quantized, _QUANTIZED_BINARY[(m.root.type, relu)])
+
+        def fn(x: Any, y: Any) -> Any:
+            qx = wrap(x if ca else quantize(x, ga), ga)
+            qy = wrap(y if cb else quantize(y, gb), gb)
+            return unwrap(op(qx, qy, out.scale, out.zero_point))
+        return Built(fn, f"torch_q{kind}{name}+fq_I8", fresh=True, trace_fn=None)
+
+
+# ---------------------------------------------------------------- grid-preserving ops
+def maxpool_params(node: Node, g: GraphView) -> tuple[list[int], list[int], list[int], list[int], bool] | None:
+    """(kernel, strides, padding, dilations, ceil_mode) of a 2-D MaxPool torch's pooling computes exactly."""
+    from irforge.runtime.devices.cpu.lowerings.pooling import _native_padding
+
+    shape = g.static_shape(node.inputs[0])
+    if shape is None or len(shape) != 4:
+        return None
+    try:
+        win = _Window(node, shape)
+    except ValueError:
+        return None
+    for ceil in (False, True):
+        pad = _native_padding(win, ceil)
+        if pad is not None:
+            return list(win.kernel), list(win.strides), pad, list(win.dilations), ceil
+    return None
+
+
+def _exit(plan: Int8Plan, out: Output) -> Callable[[Any], Any] | None:
+    """How a step hands on codes: None when its result is carried, else dequantization."""
+    if plan.is_carried(out):
+        return None
+    grid = plan.grid(out)
+    assert grid is not None
+    return lambda c: dequantize(c, grid)
+
+
+def _moving(node: Node, g: GraphView, plan: Int8Plan) -> bool:
+    """Whether a grid-preserving op reads or writes codes (else it is left to its float lowering)."""
+    if plan.grid(node.outputs[0]) is None:
+        return False
+    return any(plan.is_carried(o) for o in node.outputs) or \
+        any(plan.is_carried(node.inputs[i]) for i in data_inputs(node))
+
+
+def _convert(fn: Callable[..., Any], enters: list[Callable[[Any], Any] | None],
+             leaves: list[Callable[[Any], Any] | None], multi: bool) -> Callable[..., Any]:
+    """`fn` on codes: inputs quantized where `enters` says, outputs dequantized where `leaves` says."""
+    if not any(enters) and not any(leaves):
+        return fn
+
+    def converted(*xs: Any) -> Any:
+        res = fn(*[x if e is None else e(x) for x, e in zip(xs, enters)])
+        if multi:
+            return tuple(r if lv is None else lv(r) for r, lv in zip(res, leaves))
+        return res if leaves[0] is None else leaves[0](res)
+    return converted
+
+
+@lowers_first("MaxPool")
+class QuantizedMaxPool(Lowering):
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        if not _moving(node, g, plan):
+            return None
+        return Match(self, [node], [node.inputs[0]], [node.outputs[0]])
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        plan = int8_plan(ctx.g)
+        node = m.root
+        grid = plan.grid(node.outputs[0])
+        assert grid is not None
+        params = maxpool_params(node, ctx.g)
+        assert params is not None
+        k, s, pad, d, ceil = params
+
+        def pool(c: Any) -> Any:
+            return unwrap(F.max_pool2d(wrap(c, grid), k, s, pad, d, ceil))
+        leave = _exit(plan, node.outputs[0])
+        fn = _convert(pool, [_entry(plan, node.inputs[0])], [leave], False)
+        return Built(fn, "torch_qmaxpool_I8" + ("_f32out" if leave else ""), fresh=True, trace_fn=None)
+
+
+@lowers_first(*MOVES)
+class QuantizedMove(Lowering):
+    """Data movement on codes: the float lowering's own kernel (torch's view/copy ops do not look at the dtype),
+    with quantization/dequantization where a neighbour holds floats."""
+
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        if not _moving(node, g, plan):
+            return None
+        base = lowering_for(node.type)
+        assert base is not None
+        inner = base.match(node, g)
+        if inner is None or inner.nodes != [node]:
+            return None
+        return Match(self, [node], inner.inputs, inner.outputs, inner)
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        plan = int8_plan(ctx.g)
+        inner: Match = m.info
+        b = inner.lowering.build(ctx, inner)
+        enters = [_entry(plan, v) if plan.grid(v) is not None else None for v in inner.inputs]
+        leaves = [_exit(plan, o) for o in inner.outputs]
+        fn = _convert(b.fn, enters, leaves, len(inner.outputs) > 1)
+        converted = any(enters) or any(leaves)
+        out = "_f32out" if any(leaves) else ""
+        return Built(fn, f"{b.exec_type}_I8{out}", fresh=b.fresh or converted, trace_fn=None)
+
+
+# ---------------------------------------------------------------- FakeQuantize on its own
+@lowers("FakeQuantize")
+class FakeQuantizeLowering(Lowering):
+    """A FakeQuantize no compute op absorbed: codes when its result is carried (entering an INT8 region); else
+    quantize + dequantize (256 levels, per-tensor or per-channel grids with zero on a level, the same input and
+    output range: two vectorized passes); else the exact float formula (any constant ranges and levels)."""
+
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        if not g.is_runtime(node.inputs[0]) or any(g.const(s) is None for s in node.inputs[1:]) or \
+                node.inputs[0].element_type.name not in ("f32", "f16", "bf16") or not g.torch_ok(node) or \
+                not node.outputs[0].shape.rank_is_static:
+            return None
+        return Match(self, [node], [node.inputs[0]], [node.outputs[0]])
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        node = m.root
+        plan = int8_plan(ctx.g)
+        spec = plan.fq.get(node.uid)
+        if spec is not None and plan.is_carried(node.outputs[0]):
+            requant = spec.requant
+            return Built(lambda x: quantize(x, requant), "torch_quantize_I8", fresh=True, trace_fn=None)
+        if spec is not None and spec.requant.same(spec.grid):
+            grid = spec.grid
+            # quantize + dequantize: two vectorized passes (torch's fake_quantize_per_tensor_affine takes 20x longer)
+            return Built(lambda x: dequantize(quantize(x, grid), grid), "torch_fakequantize_f32", fresh=True,
+                         trace_fn=lambda x: torch.quantize_per_tensor(x, grid.scale, grid.zero_point,
+                                                                      torch.quint8).dequantize())
+        values = [ctx.g.const(s) for s in node.inputs[1:]]
+        rank = node.outputs[0].shape.rank
+        per_channel = channel_grids(values, rank) if node.attrs["levels"] == 256 else None  # type: ignore[arg-type]
+        if per_channel is not None:
+            axis, scales, zps = per_channel
+            view = [1] * rank
+            view[axis] = -1
+            inv = (1.0 / scales).float().reshape(view)
+            zero = zps.float().reshape(view)
+            step = scales.float().reshape(view)
+
+            def fq_channels(x: Any) -> Any:
+                # five vectorized passes (torch.quantize_per_channel takes 12x longer)
+                return torch.addcmul(zero, x, inv).round_().clamp_(0, 255).sub_(zero).mul_(step)
+            return Built(fq_channels, "torch_fakequantize_per_channel_f32", fresh=True,
+                         trace_fn=lambda x: (torch.addcmul(zero, x, inv).round().clamp(0, 255) - zero) * step)
+        il, ih, ol, oh = ranges_f64(values, rank)  # type: ignore[arg-type]
+        levels = int(node.attrs["levels"])
+        return Built(lambda x: fake_quantize_exact(x, il, ih, ol, oh, levels), "torch_fakequantize_exact_f32",
+                     fresh=True)
