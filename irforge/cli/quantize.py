@@ -41,8 +41,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     g.add_argument("--ignored-names", default=None, metavar="REGEX,...",
                    help="node names (regular expressions, searched) kept in floating point")
     g.add_argument("--no-bias-correction", action="store_true", help="skip the fast bias correction")
-    g.add_argument("--overflow-fix", choices=OVERFLOW_FIX, default="first_layer",
-                   help="7-bit weights where 8-bit products may saturate on CPUs without VNNI (default first_layer)")
+    g.add_argument("--overflow-fix", choices=OVERFLOW_FIX, default="auto",
+                   help="7-bit weights where 8-bit products may saturate: auto (default) = enable on CPUs without "
+                        "VNNI/AMX, else first_layer")
     g.add_argument("-d", "--device", default="auto", help="device running statistics and validation: auto (CPU "
                                                           "when it runs the model, else REF), CPU, REF")
     g = p.add_argument_group("accuracy-aware quantization")

@@ -61,7 +61,7 @@ def quantize_report(model: ModelLike, calibration_data: Iterable[Any], *,
 def quantize(model: ModelLike, calibration_data: Iterable[Any], *, preset: str = "performance",
              subset_size: int = 300, range_estimator: str = "quantile",
              ignored_types: Iterable[str] | str | None = None, ignored_names: Iterable[str] | str | None = None,
-             fast_bias_correction: bool = True, overflow_fix: str = "first_layer",
+             fast_bias_correction: bool = True, overflow_fix: str = "auto",
              transform_fn: Callable[[Any], Any] | None = None, device: str = "auto", progress: bool = True,
              **advanced: Any) -> Model:
     """Post-training INT8 quantization of `model` (a Model or a path to .xml/.onnx) calibrated on the first

@@ -9,7 +9,7 @@ from irforge.errors import OptionError
 
 PRESETS = ("performance", "mixed")
 RANGE_ESTIMATORS = ("minmax", "mean_minmax", "quantile")
-OVERFLOW_FIX = ("first_layer", "enable", "disable")
+OVERFLOW_FIX = ("auto", "first_layer", "enable", "disable")
 FALLBACK_PRECISIONS = ("bf16", "f16", "none")
 DROP_TYPES = ("absolute", "relative")
 DEVICES = ("auto", "CPU", "REF")
@@ -19,8 +19,9 @@ DEVICES = ("auto", "CPU", "REF")
 class QuantizationOptions:
     """`preset`: performance = symmetric activations, mixed = asymmetric activations (both: symmetric
     per-channel weights). `range_estimator`: activation ranges from the global min/max, the mean of per-sample
-    min/max, or the 1e-4 / 1-1e-4 quantiles. `overflow_fix`: 7-bit weights for the first layers (CPUs without VNNI
-    may saturate 8-bit products there), for all layers, or none. `device`: where statistics and validation run
+    min/max, or the 1e-4 / 1-1e-4 quantiles. `overflow_fix`: 7-bit weights for the first layers (NNCF's default), for
+    all layers, or none; "auto" (the default) is "enable" on a CPU without VNNI/AMX, whose INT8 kernels saturate
+    products of 8-bit weights (OpenVINO's and irforge's alike), else "first_layer". `device`: where statistics and validation run
     ("auto": CPU when it runs the model, else REF)."""
 
     preset: str = "performance"
@@ -29,7 +30,7 @@ class QuantizationOptions:
     ignored_types: tuple[str, ...] = ()
     ignored_names: tuple[str, ...] = ()
     fast_bias_correction: bool = True
-    overflow_fix: str = "first_layer"
+    overflow_fix: str = "auto"
     quantile_outlier_prob: float = 1e-4
     device: str = "auto"
     batch_size: int = 32  # samples stacked into one inference when the model's batch dimension allows it
@@ -40,6 +41,10 @@ class QuantizationOptions:
         self.preset = _choice("preset", self.preset, PRESETS)
         self.range_estimator = _choice("range_estimator", self.range_estimator, RANGE_ESTIMATORS)
         self.overflow_fix = _choice("overflow_fix", self.overflow_fix, OVERFLOW_FIX)
+        if self.overflow_fix == "auto":
+            from irforge.runtime.host import has_int8_dot_product
+
+            self.overflow_fix = "first_layer" if has_int8_dot_product() else "enable"
         self.device = "auto" if str(self.device).lower() == "auto" else _choice("device", str(self.device).upper(),
                                                                                  DEVICES)
         if not isinstance(self.subset_size, int) or self.subset_size < 1:

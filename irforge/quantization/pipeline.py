@@ -12,6 +12,7 @@ from irforge.quantization.collect import collect_statistics
 from irforge.quantization.errors import DataError, QuantizationError
 from irforge.quantization.insert import build
 from irforge.quantization.options import QuantizationOptions
+from irforge.runtime.host import has_int8_dot_product
 from irforge.quantization.placement import place
 from irforge.quantization.plan import QuantizationPlan, make_plan
 from irforge.quantization.runner import DevicePolicy
@@ -58,17 +59,10 @@ def prepare(model: Model, data: Iterable[Any], options: QuantizationOptions,
     t0 = time.perf_counter()
     plan = make_plan(model, placement, stats, options, static)
     timings["plan"] = time.perf_counter() - t0
-    if options.overflow_fix != "enable" and plan.weights and not _host_has_vnni():
+    if options.overflow_fix != "enable" and plan.weights and not has_int8_dot_product():
         policy.notes.append("this CPU has no VNNI/AMX: OpenVINO's INT8 kernels here may saturate products of 8-bit "
                             "weights (overflow_fix 'enable' / --overflow-fix enable keeps every layer exact there)")
     return Prepared(plan, policy, timings)
-
-
-def _host_has_vnni() -> bool:
-    from irforge.runtime.host import cpu_flags
-
-    flags = cpu_flags()
-    return not flags or bool({"avx512_vnni", "avx_vnni", "amx_int8"} & flags)
 
 
 def quantize_default(model: Model, data: Iterable[Any], options: QuantizationOptions,

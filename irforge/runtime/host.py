@@ -76,3 +76,11 @@ def has_native_bf16() -> bool:
     """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16): where OpenVINO's CPU plugin makes bf16
     its default inference precision."""
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+
+
+def has_int8_dot_product() -> bool:
+    """Whether the CPU multiplies u8 x s8 pairs without 16-bit saturation (AVX512-VNNI, AVX-VNNI or AMX-INT8).
+    Without it, x86 INT8 kernels (oneDNN's, fbgemm's, OpenVINO's) saturate products of 8-bit weights. An unknown
+    CPU (no flags readable) counts as having it."""
+    flags = cpu_flags()
+    return not flags or bool({"avx512_vnni", "avx_vnni", "amx_int8"} & flags)

@@ -59,3 +59,15 @@ def test_half_range_weights_and_matmul_axes() -> None:
     qw = quantize_weight(w, (1,), half_range=True)
     assert qw.scale.shape == (1, 10) and qw.levels == 127
     assert np.all(np.abs(qw.q).max(0) == 63)
+
+
+@pytest.mark.parametrize(("vnni", "want"), [(True, "first_layer"), (False, "enable")])
+def test_overflow_fix_auto_follows_the_cpu(monkeypatch: pytest.MonkeyPatch, vnni: bool, want: str) -> None:
+    """auto: 7-bit weights everywhere where INT8 kernels saturate 8-bit products (no VNNI/AMX), NNCF's
+    first-layer fix elsewhere; an explicit choice is kept."""
+    from irforge.quantization.options import QuantizationOptions
+    from irforge.runtime import host
+
+    monkeypatch.setattr(host, "has_int8_dot_product", lambda: vnni)
+    assert QuantizationOptions().overflow_fix == want
+    assert QuantizationOptions(overflow_fix="disable").overflow_fix == "disable"
