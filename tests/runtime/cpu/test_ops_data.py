@@ -137,6 +137,24 @@ def test_max_pool(kernel: tuple[int, int], strides: tuple[int, int], pads: tuple
     check(model, [x], "torch_maxpool", rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("kernel,pads,rounding,channels_last", [
+    ((5, 5), (2, 2), "floor", True), ((5, 5), (2, 2), "floor", False), ((4, 6), (1, 2), "ceil", True),
+    ((7, 3), (3, 1), "floor", True),
+])
+def test_max_pool_stride_one_large_window_is_separable(kernel: tuple[int, int], pads: tuple[int, int], rounding: str,
+                                                        channels_last: bool) -> None:
+    """Rows then columns: the same maxima bit for bit (SPPF's 5x5 windows), on planar and channels-last data."""
+    x = randn(2, 3, 9, 8)
+
+    def build(p: Output) -> Output:
+        src = op("Relu", op("Convolution", p, randn(3, 3, 1, 1), strides=[1, 1], dilations=[1, 1], pads_begin=[0, 0],
+                            pads_end=[0, 0], auto_pad="explicit")) if channels_last else p
+        return op("MaxPool", src, strides=[1, 1], dilations=[1, 1], pads_begin=list(pads), pads_end=list(pads),
+                  kernel=list(kernel), rounding_type=rounding, auto_pad="explicit")
+    check(graph(build, x), [x], "torch_maxpool_separable", rtol=0 if not channels_last else 1e-6,
+          atol=0 if not channels_last else 1e-6)
+
+
 def test_max_pool_1d_3d_dilation_and_used_indices() -> None:
     x1, x3 = randn(2, 3, 11), randn(1, 2, 5, 6, 7)
     check(graph(lambda p: op("MaxPool", p, strides=[2], dilations=[2], pads_begin=[1], pads_end=[1], kernel=[3],

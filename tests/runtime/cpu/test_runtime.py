@@ -161,3 +161,47 @@ def test_non_zero_feeds_data_dependent_shapes() -> None:
     model = graph(lambda p: op("ShapeOf", op("NonZero", p, output_type="i64")), x)
     got = CPUExecutable(model, {}).create_runner().run([x])[0]
     np.testing.assert_array_equal(got, np.array([2, 3], np.int64))
+
+
+def test_small_plans_run_on_one_thread_large_ones_on_the_threads_asked_for() -> None:
+    from irforge.runtime.devices.cpu.executable import SMALL_PLAN_FLOPS, heavy_flops
+    from irforge.runtime.devices.cpu.specialize import specialize
+
+    small_x = randn(1, 3, 8, 8)
+    small = CPUExecutable(graph(small_cnn, small_x), {"INFERENCE_NUM_THREADS": "2"})
+    big_x = randn(1024, 256)
+    w = randn(256, 320)
+    big_model = graph(lambda p: op("Relu", op("MatMul", p, w)), big_x)
+    assert heavy_flops(specialize(big_model, None)) == 2 * 1024 * 256 * 320 >= SMALL_PLAN_FLOPS
+    big = CPUExecutable(big_model, {"INFERENCE_NUM_THREADS": "2"})
+    assert [p.threads for p in small.plans.values()] == [1]
+    assert [p.threads for p in big.plans.values()] == [2]
+    seen: dict[str, int] = {}
+
+    def work() -> None:  # in a fresh thread: what each runner leaves set is what it ran with
+        small.create_runner().run([small_x])
+        seen["small"] = torch.get_num_threads()
+        big.create_runner().run([big_x])
+        seen["big"] = torch.get_num_threads()
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == {"small": 1, "big": 2}
+    np.testing.assert_allclose(big.create_runner().run([big_x])[0], np.maximum(big_x @ w, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_heavy_flops_counts_every_convolution_kind() -> None:
+    from irforge.runtime.devices.cpu.executable import heavy_flops
+    from irforge.runtime.devices.cpu.specialize import specialize
+
+    x = randn(1, 4, 6, 6)
+    attrs = dict(strides=[1, 1], dilations=[1, 1], pads_begin=[1, 1], pads_end=[1, 1], auto_pad="explicit")
+
+    def build(p: Output) -> Output:
+        a = op("Convolution", p, randn(8, 4, 3, 3), **attrs)                    # 2 * (8*6*6) * (4*9)
+        b = op("GroupConvolution", a, randn(2, 4, 4, 3, 3), **attrs)           # 2 * (8*6*6) * (4*9)
+        c = op("ConvolutionBackpropData", b, randn(8, 3, 3, 3), **attrs, output_padding=[0, 0])  # 2 * 288 * 27
+        return op("MatMul", op("Reshape", c, np.array([1, -1], np.int64), special_zero=False), randn(108, 5))
+    model = graph(build, x)
+    want = 2 * 288 * 36 + 2 * 288 * 36 + 2 * 288 * 27 + 2 * 5 * 108
+    assert heavy_flops(specialize(model, None)) == want

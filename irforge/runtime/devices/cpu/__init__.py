@@ -5,13 +5,19 @@ decide is folded with the reference kernels (specialize.py); each remaining op i
 lowering (registry.py, lowerings/*: one entry per op type), which may absorb the nodes after it (fusion.py:
 bias, activation, residual Add); unmatched ops run their NumPy reference kernel (fallback.py). The result is a
 Plan (plan.py): a flat list of prebound steps over slots, slots reused once their value is dead (memory.py),
-weights prepacked for the plan's shapes and thread count. Runs of torch-lowered steps are then traced into
-TorchScript with oneDNN Graph fusion at their first execution and kept when faster (segments.py).
+weights prepacked for the plan's shapes and thread count. Runs of torch-lowered steps holding convolutions or
+matrix products are then traced into TorchScript with oneDNN Graph fusion at their first execution and run
+compiled by rule, not by a timing race (segments.py): a compiled partition skips the primitive-descriptor setup an
+eager oneDNN call repeats (~40 us per convolution) and fuses more (1x1 + depthwise convolutions, squeeze-excite
+gates, layer norms, GEMM epilogues).
 
 Layout: activations of convolutions are channels-last (NHWC) torch tensors with logical NCHW shapes, the layout
 OpenVINO's CPU plugin also uses on AVX2, so every op sees logical axes and stays correct; layout changes happen at
 the model's edges (outputs are returned C-contiguous) and where an op needs them (a Reshape across channels and
 spatial axes makes its result contiguous; a 1x1 convolution feeding such a Reshape is computed planar directly).
+Trace functions keep that layout: convolutions are traced with channels-last weights, so oneDNN Graph partitions
+hand NHWC tensors to the ATen ops between them (with planar weights a planar model input made every partition
+boundary NCHW, a reorder on each side).
 
 Precision: f32, or bf16 with INFERENCE_PRECISION_HINT=bf16 (precision.py; emulated where the CPU lacks bf16).
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from irforge.errors import GraphError, IRForgeError
 from irforge.runtime.device import PerfCount
@@ -93,6 +94,7 @@ class Plan:
         self.param_slots = param_slots
         self.outputs = outputs
         self.segments = list(segments)
+        self.threads = torch.get_num_threads()  # intra-op threads it was built for and runs with (executable.py)
         self.runs: list[Run] = []
         self.run_steps: list[Step] = []  # the (first) step of each run, for error messages
         by_start = {seg.start: seg for seg in self.segments}

@@ -252,7 +252,7 @@ class ConvolutionLowering(_ConvBase):
         exec_type = f"onednn_{kind}{post.describe()}_{prec}"
         squeeze = geo.one_d
         to_f32 = bf16 == "native"
-        trace = None if to_f32 else _conv_trace(torch.from_numpy(w), B, geo, adapt, post)
+        trace = None if to_f32 else _conv_trace(wt, B, geo, adapt, post)
 
         if post.residual is None:
             conv = mkldnn._convolution_pointwise
@@ -329,11 +329,20 @@ class ConvolutionLowering(_ConvBase):
 
 def _conv_trace(w: torch.Tensor, b: torch.Tensor | None, geo: ConvGeometry, adapt: Callable[[Any], Any] | None,
                 post: PostOps) -> Callable[..., Any]:
-    """The convolution group in plain ATen ops (what TorchScript's oneDNN Graph fuser recognizes)."""
+    """The convolution group in plain ATen ops (what TorchScript's oneDNN Graph fuser recognizes). `w` is
+    channels-last: ATen then returns NHWC whatever the input's layout, and the trace records those strides for
+    every value a partition hands to an ATen op (planar weights made a planar model input turn the whole trace
+    NCHW, with a reorder at each partition boundary)."""
     stride, pad, dil, groups = geo.strides, geo.padding, geo.dilations, geo.groups
     act = post.act.fn if post.act is not None else None
     post_act = post.post_act.fn if post.post_act is not None else None
     squeeze = geo.one_d
+    if post.act is not None and post.act.attr == "hardsigmoid" and post.residual is None:
+        # oneDNN Graph has no HardSigmoid: clamp(y / 6 + 0.5, 0, 1) with the affine part folded into the
+        # convolution keeps the gate (squeeze-excite) inside the partition
+        w = w / 6.0
+        b = (torch.zeros(w.shape[0]) if b is None else b) / 6.0 + 0.5
+        act = _unit_clamp
 
     def trace(x: Any, r: Any = None) -> Any:
         if adapt is not None:
@@ -347,6 +356,10 @@ def _conv_trace(w: torch.Tensor, b: torch.Tensor | None, geo: ConvGeometry, adap
                 y = post_act(y)
         return y.squeeze(2) if squeeze else y
     return trace
+
+
+def _unit_clamp(x: Any) -> Any:
+    return torch.clamp(x, 0.0, 1.0)
 
 
 def _own(act: Any) -> Callable[[Any], Any] | None:

@@ -5,12 +5,13 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from irforge.ir.graph import Node
 from irforge.ir.ops.reduction import reduction_axes
 from irforge.runtime.devices.cpu.builder import BuildContext
 from irforge.runtime.devices.cpu.graph_view import GraphView
-from irforge.runtime.devices.cpu.registry import NodeLowering, lowers
+from irforge.runtime.devices.cpu.registry import Built, Match, NodeLowering, lowers
 
 
 def _l2(x: Any, dims: tuple[int, ...], keep: bool) -> Any:
@@ -50,6 +51,11 @@ class ReduceLowering(NodeLowering):
             return False  # reductions over nothing: the reference's identities
         return et in ("f32", "f64", "f16", "bf16")
 
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        node = m.root
+        fn, exec_type = self.kernel(ctx, node)
+        return Built(fn, exec_type, fresh=True, trace_fn=_spatial_mean_trace(ctx, node) or fn)
+
     def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
         rank = node.inputs[0].shape.rank
         axes = reduction_axes(node, rank, ctx.g.const(node.inputs[1]))  # type: ignore[arg-type]
@@ -58,3 +64,21 @@ class ReduceLowering(NodeLowering):
             return (lambda x: x.clone()), "torch_copy"
         fn = _REDUCE[node.type]
         return (lambda x: fn(x, axes, keep)), f"torch_{node.type.lower()}"
+
+
+def _spatial_mean_trace(ctx: BuildContext, node: Node) -> Callable[[Any], Any] | None:
+    """A global average pool (ReduceMean over H and W of an f32 NCHW value) written as avg_pool2d for traced
+    segments: oneDNN Graph takes it as an AvgPool partition, so the value before it keeps its opaque layout
+    (aten::mean would make the producing partition write a strided copy for it)."""
+    shape = ctx.g.static_shape(node.inputs[0])
+    if node.type != "ReduceMean" or shape is None or len(shape) != 4 or \
+            node.inputs[0].element_type.name != "f32":
+        return None
+    axes = reduction_axes(node, 4, ctx.g.const(node.inputs[1]))  # type: ignore[arg-type]
+    if tuple(sorted(axes)) != (2, 3):
+        return None
+    window = (shape[2], shape[3])
+    if node.attrs["keep_dims"]:
+        return lambda x: F.avg_pool2d(x, window, window, 0)
+    flat = (shape[0], shape[1])
+    return lambda x: F.avg_pool2d(x, window, window, 0).reshape(flat)
