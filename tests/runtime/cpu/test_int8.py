@@ -26,6 +26,8 @@ import irforge
 from irforge.ir.graph import Model, Output, constant, make
 from irforge.ir.types import Type
 from irforge.runtime.device import PerfCount
+from irforge.runtime.devices.cpu import CPUExecutable
+from irforge.runtime.devices.cpu.int8_tensors import Grid, grid_fake_quantize
 from irforge.runtime.devices.cpu.quant_patterns import has_vnni, pair_safe
 from tests.runtime.cpu.helpers import graph, op, run_cpu, run_cpu_plain
 from tests.util import run_ref
@@ -314,6 +316,60 @@ def test_fake_quantize_general_is_bit_exact() -> None:
     for levels in (256, 255, 16):
         m = graph(lambda p: op("FakeQuantize", p, lo, hi, lo * 2, hi * 2, levels=levels), x)
         np.testing.assert_array_equal(run_cpu(m, [x])[0][0], run_ref(m, [x])[0])
+
+
+def test_fake_quantize_traced_formula_matches_eager() -> None:
+    """The per-tensor float FakeQuantize: its eager kernel and its trace function (what a oneDNN Graph segment
+    computes) give the same bits, ties and out-of-range values included, on every element within one level of
+    torch's quantize + dequantize (which rounds some exact ties the other way)."""
+    grid = Grid(4.0 / 127, 128)
+    eager, traced = grid_fake_quantize(grid)
+    ties = torch.arange(-300, 300, dtype=torch.float32) * (grid.scale / 2)
+    x = torch.cat([ties, torch.from_numpy(RNG.standard_normal(4000).astype(np.float32) * 3)]).reshape(1, 8, 23, 25)
+    x = x.contiguous(memory_format=torch.channels_last)
+    a, b = eager(x), traced(x)
+    assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
+    qd = torch.quantize_per_tensor(x, grid.scale, grid.zero_point, torch.quint8).dequantize()
+    assert float((a - qd).abs().max()) <= grid.scale * (1 + 1e-5)
+    assert float((a - qd).abs().gt(1e-5).float().mean()) < 0.05
+
+
+def test_fake_quantize_between_f32_layers_stays_in_one_segment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """f32 layers (under IRFORGE_CPU_INT8_MIN_MACS) with FakeQuantize between them: the FakeQuantize steps trace
+    into the same compiled oneDNN Graph segment as the convolutions (post-ops of the partition before them), and
+    the result stays within one level of REF."""
+    monkeypatch.delenv("IRFORGE_CPU_INT8_MIN_MACS")
+    x = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    w1 = (RNG.standard_normal((16, 8, 3, 3)) * 0.1).astype(np.float32)
+    w2 = (RNG.standard_normal((8, 16, 1, 1)) * 0.1).astype(np.float32)
+    model = graph(lambda p: fq_signed(conv(fq(op("Relu", conv(fq_signed(p, 3.0), w1)), 0.0, 2.0), w2, pad=0), 1.0), x)
+    runner = CPUExecutable(model, {}).create_runner()
+    got = [runner.run([x]) for _ in range(2)]
+    plan = next(iter(runner.executable.plans.values()))
+    assert [s.exec_type for s in plan.steps].count("torch_fakequantize_f32") == 3
+    assert len(plan.segments) == 1 and plan.segments[0].state == "compiled"
+    seg = plan.segments[0]
+    assert (seg.start, seg.stop) == (0, len(plan.steps)) and seg.pieces and all(p.eager is None for p in seg.pieces)
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    assert_int8_close(got[0][0], run_ref(model, [x])[0], 1.0 / 127, "f32 layers + traced FakeQuantize")
+
+
+def test_short_reductions_stay_f32_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above IRFORGE_CPU_INT8_MIN_MACS, a layer with fewer than MIN_DEPTH products per output (a depthwise
+    convolution, a 3x3 convolution on 3 channels) still runs f32 unless the threshold is 0; a deep one runs INT8."""
+    monkeypatch.setenv("IRFORGE_CPU_INT8_MIN_MACS", "1000")
+    x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    shallow = graph(lambda p: conv(fq_signed(p, 3.0), conv_weights(16, 3, 3, 63)), x)
+    _, counts = run_cpu(shallow, [x])
+    assert not any("I8" in k for k in kinds(counts)), kinds(counts)
+    xd = RNG.standard_normal((1, 16, 16, 16)).astype(np.float32)
+    dw = graph(lambda p: conv(fq_signed(p, 3.0), conv_weights(16, 16, 3, 63, group=16), group=True), xd)
+    _, counts = run_cpu(dw, [xd])
+    assert not any("I8" in k for k in kinds(counts)), kinds(counts)
+    deep = graph(lambda p: conv(fq_signed(p, 3.0), conv_weights(16, 16, 3, 63)), xd)
+    check_pattern(deep, [xd], None, ["onednn_qconv_I8_f32out"])
+    monkeypatch.setenv("IRFORGE_CPU_INT8_MIN_MACS", "0")
+    check_pattern(shallow, [x], None, ["onednn_qconv_I8_f32out"])
 
 
 def test_small_layers_stay_f32_by_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,10 @@ Terms:
   and what MaxPool and data movement (Reshape, Transpose, Concat of inputs on one grid, Split, Slice, Gather with
   constant indices, ...) make of Q-values;
 * an op *accepts codes* on an input when its INT8 lowering (lowerings/quantized.py) reads that input as codes:
-  Convolution/GroupConvolution/MatMul with i8 weights (input 0) and at least IRFORGE_CPU_INT8_MIN_MACS
+  Convolution/GroupConvolution/MatMul with i8 weights (input 0), at least IRFORGE_CPU_INT8_MIN_MACS
   multiply-accumulates (`min_macs`: smaller layers run f32 on the fake-quantized values, faster than torch's
-  per-call cost of an INT8 operator); MaxPool and data movement (their data inputs) when their result is carried;
+  per-call cost of an INT8 operator) and a reduction of at least MIN_DEPTH per output (depthwise layers and
+  3-channel 3x3 stems run f32: memory-bound, no faster in INT8); MaxPool and data movement (their data inputs) when their result is carried;
   Add/Multiply of two Q-values when the FakeQuantize after them (through an optional Relu) is carried. Codes thus
   flow only where they reach an INT8 layer;
 * a Q-value is *carried* (its slot holds uint8 codes, not floats) when every op reading it accepts codes and it is
@@ -60,6 +61,12 @@ MOVES = RESHAPES + ("Transpose", "Concat", "Split", "VariadicSplit", "Slice", "S
 COMPUTE = ("Convolution", "GroupConvolution", "MatMul")
 BINARY = ("Add", "Multiply")
 DEFAULT_MIN_MACS = 4_000_000
+# multiply-accumulates per output element (C/groups * kernel size; a matrix product's K) below which a layer stays
+# f32 whenever IRFORGE_CPU_INT8_MIN_MACS is not 0: with a short reduction the layer is bound by memory and torch's
+# INT8 kernel is no faster than the f32 one inside a traced segment (MobileNetV3's 3x3 stem on 3 channels, K = 27:
+# quantize + INT8 convolution 0.72 ms against FakeQuantize + f32 convolution 0.44 ms at 1 thread; depthwise
+# layers, K = 9 or 25, likewise), while ResNet-50's 7x7 stem (K = 147) runs 2.7x faster in INT8
+MIN_DEPTH = 64
 
 
 def min_macs() -> int:
@@ -443,17 +450,23 @@ def _compute_weights(node: Node, g: GraphView, plan: Int8Plan) -> None:
             return
         w = linear_weights(node, g)
         if w is not None and w.q.shape[1] == g.static_shape(x)[-1] and \
-                int(np.prod(out)) * w.q.shape[1] >= plan.min_macs:  # type: ignore[index]
+                _pays(int(np.prod(out)), w.q.shape[1], plan):  # type: ignore[index]
             plan.weights[node.uid] = w
         return
     w = conv_weights(node, g)
-    if w is None or int(np.prod(out)) * int(np.prod(w.q.shape[1:])) < plan.min_macs:
+    if w is None or not _pays(int(np.prod(out)), int(np.prod(w.q.shape[1:])), plan):
         return
     geo = conv_geometry(node, g, w)
     if geo is None:
         return
     plan.weights[node.uid] = w
     plan.geometry[node.uid] = geo
+
+
+def _pays(outputs: int, depth: int, plan: Int8Plan) -> bool:
+    """Whether a layer of `outputs` elements, each a sum of `depth` products, runs INT8: at least min_macs
+    multiply-accumulates and (unless min_macs is 0: every layer INT8) a reduction of at least MIN_DEPTH."""
+    return outputs * depth >= plan.min_macs and (plan.min_macs == 0 or depth >= MIN_DEPTH)
 
 
 def accepts(node: Node, index: int, g: GraphView, plan: Int8Plan) -> bool:

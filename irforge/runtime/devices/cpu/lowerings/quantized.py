@@ -30,8 +30,8 @@ from irforge.ir.graph import Node, Output
 from irforge.ir.ops.pooling import _Window
 from irforge.runtime.devices.cpu.builder import BuildContext
 from irforge.runtime.devices.cpu.graph_view import GraphView
-from irforge.runtime.devices.cpu.int8_tensors import (dequantize, fake_quantize_exact, quantize, ranges_f64, unwrap,
-                                                      wrap)
+from irforge.runtime.devices.cpu.int8_tensors import (dequantize, fake_quantize_exact, grid_fake_quantize, quantize,
+                                                      ranges_f64, unwrap, wrap)
 from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, accepts, binary_tail,
                                                         channel_grids, data_inputs, has_vnni, int8_plan)
 from irforge.runtime.devices.cpu.registry import (Built, Lowering, Match, lowering_for, lowers, lowers_first,
@@ -499,11 +499,9 @@ class FakeQuantizeLowering(Lowering):
             requant = spec.requant
             return Built(lambda x: quantize(x, requant), "torch_quantize_I8", fresh=True, trace_fn=None)
         if spec is not None and spec.requant.same(spec.grid):
-            grid = spec.grid
-            # quantize + dequantize: two vectorized passes (torch's fake_quantize_per_tensor_affine takes 20x longer)
-            return Built(lambda x: dequantize(quantize(x, grid), grid), "torch_fakequantize_f32", fresh=True,
-                         trace_fn=lambda x: torch.quantize_per_tensor(x, grid.scale, grid.zero_point,
-                                                                      torch.quint8).dequantize())
+            # four in-place passes eagerly; traced, post-ops of the partition before it (int8_tensors.py)
+            eager, traced = grid_fake_quantize(spec.grid)
+            return Built(eager, "torch_fakequantize_f32", fresh=True, trace_fn=traced)
         values = [ctx.g.const(s) for s in node.inputs[1:]]
         rank = node.outputs[0].shape.rank
         per_channel = channel_grids(values, rank) if node.attrs["levels"] == 256 else None  # type: ignore[arg-type]
