@@ -19,8 +19,13 @@ OpenVINO INT8, OpenVINO's own speed-up; then a table of process CPU time per inf
 the machine's load); then accuracy: max |INT8 - FP32| of each engine's outputs on the benchmark input (relative to
 the FP32 output range) and the top-1 agreement with FP32 over the calibration images.
 
+With `--layers`, per-layer profiles at 1 thread follow each model: irforge's INT8 IR on irforge (PERF_COUNT) and
+NNCF's INT8 IR on OpenVINO (PERF_COUNT), each step's minimum over the rounds, layers matched by node name (both IRs
+come from the same ONNX file): totals per kernel kind, the matched layers where irforge loses most, and the steps one
+side runs that the other fuses away (OpenVINO's residual Add lives in its convolution's post-ops).
+
     python -m benchmarks.int8_runtime [--threads 2] [--rounds 20] [--only resnet50] [--samples 32]
-                                      [--skip-single-thread]
+                                      [--skip-single-thread] [--layers]
 """
 from __future__ import annotations
 
@@ -182,6 +187,80 @@ def accuracy(name: str, runs: dict[str, Engine], x: np.ndarray, data: list[np.nd
               f"({rel:.2%} of the FP32 range), top-1 agreement {agree:.0%} over {len(data)} images")
 
 
+# ---------------------------------------------------------------- per-layer comparison
+Layer = tuple[str, str, str, float]  # node name, op type, exec type, seconds
+
+
+def fastest(profiles: list[list[Layer]]) -> list[Layer]:
+    """Each step's minimum time over repeated profiles of one engine (robust to other processes' load), in order;
+    OpenVINO's steps that did not run (0 s in every profile) are left out."""
+    best: dict[str, Layer] = {}
+    for prof in profiles:
+        for name, kind, exec_type, sec in prof:
+            old = best.get(name)
+            if old is None or sec < old[3]:
+                best[name] = (name, kind, exec_type, sec)
+    return [v for v in best.values() if v[3] > 0]
+
+
+def kernel_kind(layer: Layer) -> str:
+    """A step's kernel without precision suffixes: `onednn_qconv+bias+relu+fq`, `Convolution jit_avx2_1x1_I8`."""
+    _, kind, exec_type, _ = layer
+    if "_I8" in exec_type and exec_type.startswith(("onednn", "torch", "mkl")):
+        return exec_type.split("_I8")[0]
+    return exec_type if exec_type.startswith(("onednn", "torch", "mkl", "ref")) else f"{kind} {exec_type}"
+
+
+def layer_report(irf: list[Layer], ov: list[Layer], top: int = 12) -> list[str]:
+    """Lines comparing two engines' fastest step times (ms): per kernel kind, matched layers (same node name)
+    where irforge loses most, and the steps only one side runs."""
+    lines = []
+    for label, layers in (("irforge", irf), ("OpenVINO", ov)):
+        total = sum(v[3] for v in layers)
+        kinds: dict[str, float] = {}
+        for v in layers:
+            kinds[kernel_kind(v)] = kinds.get(kernel_kind(v), 0.0) + v[3]
+        lines.append(f"  {label}: {total * 1e3:.2f} ms over {len(layers)} steps")
+        lines += [f"    {sec * 1e3:8.2f} ms  {k}" for k, sec in sorted(kinds.items(), key=lambda kv: -kv[1])]
+    ov_by_name = {v[0]: v for v in ov}
+    pairs = [(a, ov_by_name[a[0]]) for a in irf if a[0] in ov_by_name]
+    matched = {a[0] for a, _ in pairs}
+    a_sum, b_sum = sum(a[3] for a, _ in pairs), sum(b[3] for _, b in pairs)
+    lines.append(f"  matched layers: {len(pairs)}, irforge {a_sum * 1e3:.2f} ms, OpenVINO {b_sum * 1e3:.2f} ms")
+    for a, b in sorted(pairs, key=lambda p: p[1][3] - p[0][3])[:top]:
+        lines.append(f"    {a[3] * 1e3:7.3f} vs {b[3] * 1e3:7.3f} ms  {a[2]} / {b[2]}  {a[0]}")
+    for label, layers in (("irforge only", [v for v in irf if v[0] not in matched]),
+                          ("OpenVINO only", [v for v in ov if v[0] not in matched])):
+        kinds = {}
+        for v in layers:
+            kinds[kernel_kind(v)] = kinds.get(kernel_kind(v), 0.0) + v[3]
+        lines.append(f"  {label}: {sum(v[3] for v in layers) * 1e3:.2f} ms over {len(layers)} steps: " +
+                     ", ".join(f"{k} {sec * 1e3:.2f}" for k, sec in sorted(kinds.items(), key=lambda kv: -kv[1])))
+    return lines
+
+
+def profile_layers(model: irforge.Model, nncf_path: Path, x: np.ndarray, rounds: int) -> list[str]:
+    """1-thread per-layer profiles of irforge (INT8 IR, IRFORGE_CPU_INT8=exact) and OpenVINO (NNCF's IR)."""
+    import openvino as ov
+
+    torch.set_num_threads(1)
+    with int8_mode("exact"):
+        req = irforge.Core().compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": "1", "PERF_COUNT": "YES",
+                                                          "INFERENCE_PRECISION_HINT": "f32"}).create_infer_request()
+    compiled = ov.Core().compile_model(str(nncf_path), "CPU", {"INFERENCE_NUM_THREADS": 1, "PERF_COUNT": True,
+                                                                "INFERENCE_PRECISION_HINT": "f32"})
+    ov_req = compiled.create_infer_request()
+    irf_runs, ov_runs = [], []
+    for r in range(rounds + 2):
+        req.infer([x])
+        ov_req.infer([x])
+        if r >= 2:  # warm-up rounds (traced segments, first-use primitive creation)
+            irf_runs.append([(p.node_name, p.node_type, p.exec_type, p.seconds) for p in req.get_profiling_info()])
+            ov_runs.append([(p.node_name, p.node_type, p.exec_type, p.real_time.total_seconds())
+                            for p in ov_req.get_profiling_info()])
+    return layer_report(fastest(irf_runs), fastest(ov_runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -189,6 +268,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--skip-single-thread", action="store_true")
+    parser.add_argument("--layers", action="store_true", help="per-layer profiles, irforge INT8 vs OpenVINO INT8")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"threads {args.threads}, rounds {args.rounds}, calibration samples {args.samples}, "
@@ -222,6 +302,10 @@ def main() -> None:
                                               clock=time.process_time)))
             torch.set_num_threads(args.threads)
             del single
+        if args.layers:
+            print(f"\n{bm.name}: per-layer, 1 thread, fastest of {args.rounds} profiled runs (ms)")
+            print("\n".join(profile_layers(q_all, nncf_path, x, args.rounds)))
+            torch.set_num_threads(args.threads)
     print_table(f"median latency, {args.threads} threads (ms)", rows)
     if cpu_rows:
         print_table("single thread, process CPU time per inference (ms; robust to other processes' load)", cpu_rows)
