@@ -3,6 +3,7 @@ parallel threads, per-runner thread counts, profiling and error messages."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import irforge
 from irforge.errors import GraphError, OptionError
 from irforge.ir.graph import Output
 from irforge.runtime.devices.cpu import CPUExecutable
-from irforge.runtime.devices.cpu.config import available_cores, has_native_bf16
+from irforge.runtime.devices.cpu.config import available_cores, has_native_bf16, onednn_bf16_kernels
 from tests.runtime.cpu.helpers import graph, op, randn
 from tests.runtime.cpu.test_ops_compute import conv_attrs
 
@@ -43,6 +44,33 @@ def test_given_properties_are_reported() -> None:
                                   "PERFORMANCE_HINT": "throughput", "NUM_STREAMS": "3", "PERF_COUNT": "YES"}).properties
     assert dict(props) == {"INFERENCE_PRECISION_HINT": "bf16", "INFERENCE_NUM_THREADS": "1",
                            "PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": "3"}
+
+
+def test_bf16_hint_without_bf16_kernels_falls_back_to_f32_like_openvino(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Any) -> None:
+    """Without bf16 kernels (AVX2) the bf16 hint runs and reports f32, as OpenVINO's CPU plugin does (checked on the
+    same machine when OpenVINO is installed); IRFORGE_CPU_BF16=emulate keeps bf16 numerics; with kernels bf16 runs."""
+    x = randn(1, 3, 8, 8)
+    model = graph(small_cnn, x)
+    monkeypatch.delenv("IRFORGE_CPU_BF16")
+    compiled = irforge.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+    f32 = irforge.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
+    want = "bf16" if onednn_bf16_kernels() else "f32"
+    assert compiled.get_property("INFERENCE_PRECISION_HINT") == want
+    if want == "f32":
+        np.testing.assert_array_equal(compiled([x])[0], f32)
+        monkeypatch.setenv("IRFORGE_CPU_BF16", "emulate")
+        emulated = irforge.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+        assert emulated.get_property("INFERENCE_PRECISION_HINT") == "bf16"
+        assert not np.array_equal(emulated([x])[0], f32)
+        try:
+            import openvino as ov
+        except ImportError:
+            return
+        if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            irforge.save_model(model, str(tmp_path / "m.xml"))
+            ov_compiled = ov.Core().compile_model(str(tmp_path / "m.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+            assert ov_compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
 
 
 @pytest.mark.parametrize("key,value", [("INFERENCE_PRECISION_HINT", "f16"), ("INFERENCE_NUM_THREADS", "-2"),

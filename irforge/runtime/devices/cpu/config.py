@@ -1,7 +1,10 @@
 """The CPU device's reading of the compile_model configuration, and what it reports back in `properties`.
 
 INFERENCE_PRECISION_HINT: f32 or bf16 (aliases fp32/float32/bfloat16). Default: bf16 where the CPU has native
-bf16 arithmetic (avx512_bf16 or AMX, as OpenVINO decides), else f32. INFERENCE_NUM_THREADS: threads for one
+bf16 arithmetic (avx512_bf16 or AMX, as OpenVINO decides), else f32. An explicit bf16 on a CPU where oneDNN has no
+bf16 kernels at all (AVX2 only) falls back to f32 and is reported as f32, as OpenVINO's CPU plugin does: bf16 there
+could only be emulated (bf16-rounded values, f32 arithmetic), slower than f32 and less accurate. IRFORGE_CPU_BF16=
+emulate keeps the emulation (to see bf16 numerics on such a machine; the tests use it). INFERENCE_NUM_THREADS: threads for one
 inference (0 or absent: every core this process may run on). PERFORMANCE_HINT (LATENCY | THROUGHPUT) and
 NUM_STREAMS (a positive integer or AUTO) are validated and reported; the runtime (core.py) owns streams."""
 from __future__ import annotations
@@ -53,6 +56,11 @@ def onednn_bf16_kernels() -> bool:
         return False
 
 
+def bf16_emulation_requested() -> bool:
+    """IRFORGE_CPU_BF16=emulate: honour the bf16 hint on CPUs without bf16 kernels by emulating it."""
+    return os.environ.get("IRFORGE_CPU_BF16", "").strip().lower() == "emulate"
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -99,6 +107,8 @@ def parse_config(config: Mapping[str, str]) -> CPUConfig:
         if raw not in _PRECISIONS:
             raise OptionError(f"CPU config INFERENCE_PRECISION_HINT: expected f32 or bf16, got '{raw}'")
         precision = _PRECISIONS[raw]
+        if precision == "bf16" and not onednn_bf16_kernels() and not bf16_emulation_requested():
+            precision = "f32"
     else:
         precision = "bf16" if has_native_bf16() else "f32"
     threads = _positive_int("INFERENCE_NUM_THREADS", cfg.get("INFERENCE_NUM_THREADS", "0"), 0) or available_cores()

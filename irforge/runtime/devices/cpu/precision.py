@@ -1,7 +1,8 @@
 """bf16 helpers. With INFERENCE_PRECISION_HINT=bf16 the compute ops (convolutions, matrix products) take bf16
 weights (converted once at compile time) and bf16 activations. Where torch's oneDNN has bf16 kernels they run
-in bf16; elsewhere (AVX2 machines) bf16 is emulated: weights and activation inputs are rounded to bf16 values and
-the f32 kernels compute on them (bf16 numerics, f32 speed). Activations between compute ops stay f32.
+in bf16. On CPUs without them (AVX2 only) the hint falls back to f32 (config.py), unless IRFORGE_CPU_BF16=emulate:
+then bf16 is emulated, weights and activation inputs rounded to bf16 values and the f32 kernels computing on them
+(bf16 numerics, f32 speed or less). Activations between compute ops stay f32.
 Nodes marked `precise` in rt_info (OpenVINO's DisableFP16Compression; irforge's accuracy-aware quantization marks
 the layers it reverts to f32 so) stay f32 under the bf16 hint: their step is built with an f32 configuration."""
 from __future__ import annotations
