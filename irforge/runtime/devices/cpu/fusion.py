@@ -110,59 +110,70 @@ def _other(node: Node, index: int) -> Output:
     return node.inputs[1 - index]
 
 
+def fold_affine(node: Node, index: int, g: GraphView, rank: int, axis: int, channels: int,
+                scale: np.ndarray | None, bias: np.ndarray | None
+                ) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+    """(scale, bias) of `x * scale + bias` after `node` (an Add/Subtract/Multiply whose input `index` is x and
+    whose other input is a per-channel constant) follows it; None when `node` is not such an op."""
+    if node.type not in ("Add", "Subtract", "Multiply") or (node.type == "Subtract" and index == 1):
+        return None
+    vec = per_channel(g.const(_other(node, index)), rank, axis, channels)
+    if vec is None:
+        return None
+    if node.type == "Multiply":
+        return (vec if scale is None else scale * vec), (None if bias is None else bias * vec)
+    signed = -vec if node.type == "Subtract" else vec
+    return scale, (signed if bias is None else bias + signed)
+
+
 def match_post_ops(start: Output, g: GraphView, axis: int, channels: int, residual: bool = True,
                    flexible: bool = False) -> PostOps:
     """Follow `start`'s single-consumer chain and absorb what fuses (see the module docstring). `flexible`:
     the consumer composes the post-ops itself (a linear layer), so the residual may follow the activation and any
     activation may follow the residual (oneDNN's convolution post-ops take neither)."""
     po = PostOps(out=start)
-    cur = start
     rank = len(start.shape) if start.shape.rank_is_static else -1
+
+    def take(node: Node) -> None:
+        po.nodes.append(node)
+        po.out = node.outputs[0]
     while rank >= 0:
+        cur = po.out
+        assert cur is not None
         use = g.sole_consumer(cur)
-        if use is None:
+        if use is None or not same_value_type(use[0], cur):
             break
         node, idx = use
-        if len(node.outputs) != 1 or node.outputs[0].shape != cur.shape or \
-                node.outputs[0].element_type != cur.element_type:
-            break
-        if node.type in ("Add", "Subtract", "Multiply") and po.act is None and po.residual is None:
-            vec = per_channel(g.const(_other(node, idx)), rank, axis, channels)
-            if vec is not None and not (node.type == "Subtract" and idx == 1):
-                if node.type == "Multiply":
-                    po.scale = vec if po.scale is None else po.scale * vec
-                    if po.bias is not None:
-                        po.bias = po.bias * vec
-                else:
-                    signed = -vec if node.type == "Subtract" else vec
-                    po.bias = signed if po.bias is None else po.bias + signed
-                po.nodes.append(node)
-                cur = po.out = node.outputs[0]
-                continue
         if po.act is None and po.residual is None:
-            act = activation_of(node, g)
-            if act is not None:
-                po.act = act
-                po.nodes.append(node)
-                cur = po.out = node.outputs[0]
+            folded = fold_affine(node, idx, g, rank, axis, channels, po.scale, po.bias)
+            if folded is not None:
+                po.scale, po.bias = folded
+                take(node)
+                continue
+            po.act = activation_of(node, g)
+            if po.act is not None:
+                take(node)
                 continue
         if residual and node.type == "Add" and (po.act is None or flexible) and po.residual is None:
             other = _other(node, idx)
             if g.is_runtime(other) and other.shape == cur.shape and other is not cur and \
                     other.element_type == cur.element_type:
                 po.residual = other
-                po.nodes.append(node)
-                cur = po.out = node.outputs[0]
+                take(node)
                 continue
         if po.residual is not None and po.post_act is None and (node.type == "Relu" or flexible):
-            act = activation_of(node, g)
-            if act is not None:
-                po.post_act = act
-                po.nodes.append(node)
-                cur = po.out = node.outputs[0]
+            po.post_act = activation_of(node, g)
+            if po.post_act is not None:
+                take(node)
                 continue
         break
     return po
+
+
+def same_value_type(node: Node, value: Output) -> bool:
+    """Whether `node` has one output of `value`'s shape and element type (an op a post-op chain can absorb)."""
+    return len(node.outputs) == 1 and node.outputs[0].shape == value.shape and \
+        node.outputs[0].element_type == value.element_type
 
 
 def unary_chain(x: Any, act: Activation | None) -> Any:

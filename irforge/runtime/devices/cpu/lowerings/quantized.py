@@ -29,57 +29,26 @@ import torch.nn.functional as F
 from irforge.ir.graph import Node, Output
 from irforge.ir.ops.pooling import _Window
 from irforge.runtime.devices.cpu.builder import BuildContext
+from irforge.runtime.devices.cpu.fusion import Activation, activation_of, fold_affine, same_value_type
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.int8_tensors import (dequantize, fake_quantize_exact, grid_fake_quantize, quantize,
                                                       ranges_f64, unwrap, wrap)
 from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, accepts, binary_tail,
                                                         channel_grids, data_inputs, has_vnni, int8_plan)
-from irforge.runtime.devices.cpu.registry import (Built, Lowering, Match, lowering_for, lowers, lowers_first,
-                                                  scalar_of)
+from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowering_for, lowers, lowers_first
 
 onednn = torch.ops.onednn
 
 
 # ---------------------------------------------------------------- post-op chains
-@dataclass
-class QAct:
-    """An activation as oneDNN's INT8 kernels spell it, and the torch function computing it alone."""
-
-    node: Node
-    attr: str
-    scalars: list[float]
-    algorithm: str
-    fn: Callable[[Any], Any]
+# oneDNN's INT8 kernels take these eltwise post-ops (GELU and Tanh only on linear layers)
+_INT8_ACTS = ("relu", "hardtanh", "hardswish", "swish")
+_INT8_LINEAR_ACTS = _INT8_ACTS + ("gelu", "tanh")
 
 
-def _activation(node: Node, g: GraphView, linear: bool) -> QAct | None:
-    t = node.type
-    if t == "Relu":
-        return QAct(node, "relu", [], "", torch.relu)
-    if t == "Clamp":
-        lo, hi = float(node.attrs["min"]), float(node.attrs["max"])
-        return QAct(node, "hardtanh", [lo, hi], "", lambda x: torch.clamp(x, lo, hi))
-    if t == "HSwish":
-        return QAct(node, "hardswish", [], "", F.hardswish)
-    if t == "Swish":
-        beta = scalar_of(g.const(node.inputs[1])) if len(node.inputs) > 1 else 1.0
-        return QAct(node, "swish", [], "", F.silu) if beta == 1.0 else None
-    if linear and t == "Gelu":
-        approx = "tanh" if node.attrs["approximation_mode"] == "TANH" else "none"
-        return QAct(node, "gelu", [], approx, lambda x: F.gelu(x, approximate=approx))
-    if linear and t == "Tanh":
-        return QAct(node, "tanh", [], "", torch.tanh)
-    return None
-
-
-def _per_channel(value: np.ndarray | None, rank: int, axis: int, channels: int) -> np.ndarray | None:
-    """A constant varying along `axis` only (or a scalar) as a float64 vector of `channels` values."""
-    if value is None or value.ndim > rank or value.dtype.kind != "f":
-        return None
-    full = value.reshape((1,) * (rank - value.ndim) + value.shape)
-    if any(d != 1 and not (i == axis and d == channels) for i, d in enumerate(full.shape)):
-        return None
-    return np.broadcast_to(full.reshape(-1).astype(np.float64), (channels,)).copy()
+def _activation(node: Node, g: GraphView, linear: bool) -> Activation | None:
+    act = activation_of(node, g)
+    return act if act is not None and act.attr in (_INT8_LINEAR_ACTS if linear else _INT8_ACTS) else None
 
 
 @dataclass
@@ -90,7 +59,7 @@ class Chain:
     nodes: list[Node]
     scale: np.ndarray | None
     bias: np.ndarray | None
-    act: QAct | None
+    act: Activation | None
     fq: FQSpec | None
     out: Output
 
@@ -99,42 +68,23 @@ class Chain:
             ("+fq" if self.fq else "")
 
 
-def _same(node: Node, cur: Output) -> bool:
-    return len(node.outputs) == 1 and node.outputs[0].shape == cur.shape and \
-        node.outputs[0].element_type == cur.element_type
-
-
 def _chain(start: Output, g: GraphView, plan: Int8Plan, axis: int, channels: int, linear: bool) -> Chain:
     ch = Chain([], None, None, None, None, start)
-    cur = start
     rank = start.shape.rank
-    while True:
-        use = g.sole_consumer(cur)
-        if use is None:
+    while ch.act is None:
+        use = g.sole_consumer(ch.out)
+        if use is None or not same_value_type(use[0], ch.out):
             break
         node, idx = use
-        if not _same(node, cur):
-            break
-        if node.type in ("Add", "Subtract", "Multiply") and ch.act is None:
-            vec = _per_channel(g.const(node.inputs[1 - idx]), rank, axis, channels)
-            if vec is not None and not (node.type == "Subtract" and idx == 1):
-                if node.type == "Multiply":
-                    ch.scale = vec if ch.scale is None else ch.scale * vec
-                    ch.bias = None if ch.bias is None else ch.bias * vec
-                else:
-                    signed = -vec if node.type == "Subtract" else vec
-                    ch.bias = signed if ch.bias is None else ch.bias + signed
-                ch.nodes.append(node)
-                cur = ch.out = node.outputs[0]
-                continue
-        if ch.act is None:
-            act = _activation(node, g, linear)
-            if act is not None:
-                ch.act = act
-                ch.nodes.append(node)
-                cur = ch.out = node.outputs[0]
-                continue
-        break
+        folded = fold_affine(node, idx, g, rank, axis, channels, ch.scale, ch.bias)
+        if folded is not None:
+            ch.scale, ch.bias = folded
+        else:
+            ch.act = _activation(node, g, linear)
+            if ch.act is None:
+                break
+        ch.nodes.append(node)
+        ch.out = node.outputs[0]
     _take_fq(ch, g, plan)
     return ch
 
@@ -228,7 +178,7 @@ class QuantizedConvolution(Lowering):
         out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
             (1.0, 0, torch.float32)
         act = ch.act
-        attr, scalars, algo = (act.attr, act.scalars, act.algorithm) if act else ("none", [], "")
+        attr, scalars, algo = (act.attr, act.scalars, act.algorithm or "") if act else ("none", [], "")
         enter = _entry(plan, node.inputs[0])
         extra, one_d = geo.extra, geo.one_d
 
@@ -304,7 +254,7 @@ class QuantizedMatMul(Lowering):
         out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
             (1.0, 0, torch.float32)
         act = ch.act
-        attr, scalars, algo = (act.attr, act.scalars, act.algorithm) if act else ("none", [], "")
+        attr, scalars, algo = (act.attr, act.scalars, act.algorithm or "") if act else ("none", [], "")
         enter = _entry(plan, node.inputs[0])
         linear = onednn.qlinear_pointwise
         out = "" if ch.fq else "_f32out"
