@@ -190,6 +190,20 @@ class _ConvBase(Lowering):
             bias = None if bias is None else round_bf16(bias)
         return w32, bias
 
+    def kernel_tensors(self, ctx: BuildContext, m: Match
+                       ) -> tuple[str, np.ndarray, torch.Tensor, torch.Tensor | None, list[int]]:
+        """What a oneDNN convolution step is built from: the bf16 mode ("native", "emulated" or ""), the prepared
+        f32 weights, those weights in the kernel's dtype and channels-last, the bias in that dtype, and the padded
+        input shape the weights are reordered for."""
+        w, b = self.prepared_weights(ctx, m)
+        bf16 = "native" if ctx.config.bf16_native else ("emulated" if ctx.config.bf16 else "")
+        dtype = torch.bfloat16 if bf16 == "native" else torch.float32
+        shape = ctx.g.static_shape(m.root.inputs[0])
+        assert shape is not None
+        wt = torch.from_numpy(w).to(dtype).contiguous(memory_format=CL)
+        B = None if b is None else torch.from_numpy(b).to(dtype)
+        return bf16, w, wt, B, _padded_shape(shape, m.info.geo)
+
 
 def _padded_shape(shape: tuple[int, ...], geo: ConvGeometry) -> list[int]:
     s = list(shape)
@@ -233,16 +247,8 @@ class ConvolutionLowering(_ConvBase):
         if info.gemm is not None:
             return self._build_gemm(ctx, m)
         geo, post = info.geo, info.post
-        node = m.root
-        w, b = self.prepared_weights(ctx, m)
-        bf16 = "native" if ctx.config.bf16_native else ("emulated" if ctx.config.bf16 else "")
-        dtype = torch.bfloat16 if bf16 == "native" else torch.float32
-        shape = ctx.g.static_shape(node.inputs[0])
-        assert shape is not None
-        wt = torch.from_numpy(w).to(dtype).contiguous(memory_format=CL)
-        W = mkldnn._reorder_convolution_weight(wt, geo.padding, geo.strides, geo.dilations, geo.groups,
-                                               _padded_shape(shape, geo))
-        B = None if b is None else torch.from_numpy(b).to(dtype)
+        bf16, _, wt, B, in_shape = self.kernel_tensors(ctx, m)
+        W = mkldnn._reorder_convolution_weight(wt, geo.padding, geo.strides, geo.dilations, geo.groups, in_shape)
         pad, stride, dil, groups = geo.padding, geo.strides, geo.dilations, geo.groups
         adapt = _input_adapter(geo, bf16)
         act = post.act
@@ -376,16 +382,9 @@ class DeconvolutionLowering(_ConvBase):
     def build(self, ctx: BuildContext, m: Match) -> Built:
         info: ConvInfo = m.info
         geo, post = info.geo, info.post
-        node = m.root
-        w, b = self.prepared_weights(ctx, m)
-        bf16 = "native" if ctx.config.bf16_native else ("emulated" if ctx.config.bf16 else "")
-        dtype = torch.bfloat16 if bf16 == "native" else torch.float32
-        shape = ctx.g.static_shape(node.inputs[0])
-        assert shape is not None
-        wt = torch.from_numpy(w).to(dtype).contiguous(memory_format=CL)
+        bf16, w, wt, B, in_shape = self.kernel_tensors(ctx, m)
         W = mkldnn._reorder_convolution_transpose_weight(wt, geo.padding, geo.output_padding, geo.strides,
-                                                         geo.dilations, geo.groups, _padded_shape(shape, geo))
-        B = None if b is None else torch.from_numpy(b).to(dtype)
+                                                         geo.dilations, geo.groups, in_shape)
         pad, outp, stride, dil, groups = geo.padding, geo.output_padding, geo.strides, geo.dilations, geo.groups
         adapt = _input_adapter(geo, bf16)
         act = post.act
