@@ -147,18 +147,40 @@ class QConvInfo:
     chain: Chain
 
 
-@lowers_first("Convolution", "GroupConvolution")
-class QuantizedConvolution(Lowering):
+class _QuantizedLayer(Lowering):
+    """A layer with INT8 weights and the post-op chain it absorbs; `linear`: a matrix product (channels last, GELU
+    and Tanh post-ops), else a convolution (channels on axis 1)."""
+
+    linear = False
+
     def match(self, node: Node, g: GraphView) -> Match | None:
         plan = int8_plan(g)
         w = plan.weights.get(node.uid)
         if w is None:
             return None
-        ch = _chain(node.outputs[0], g, plan, 1, w.q.shape[0], linear=False)
+        axis = node.outputs[0].shape.rank - 1 if self.linear else 1
+        ch = _chain(node.outputs[0], g, plan, axis, w.q.shape[0], linear=self.linear)
         if not _fits_int8(w, ch):
             return None
         return Match(self, [node] + ch.nodes, [node.inputs[0]], [ch.out], QConvInfo(w, ch))
 
+
+def _kernel_weights(info: QConvInfo) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
+    """Per-channel weight scales, their zero points, the bias and the signed weight rows of a layer."""
+    ws, bias = _scales(info.w, info.chain)
+    return ws, torch.zeros(ws.shape[0], dtype=torch.int64), bias, _signed_rows(info.w, info.chain)
+
+
+def _kernel_output(ch: Chain) -> tuple[float, int, torch.dtype | None, str, list[float], str]:
+    """The output scale, zero point and dtype (None: codes of the absorbed FakeQuantize) and the eltwise post-op
+    (attr, scalars, algorithm) torch's INT8 kernels take for `ch`."""
+    out = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else (1.0, 0, torch.float32)
+    act = ch.act
+    return out + ((act.attr, act.scalars, act.algorithm or "") if act else ("none", [], ""))
+
+
+@lowers_first("Convolution", "GroupConvolution")
+class QuantizedConvolution(_QuantizedLayer):
     def build(self, ctx: BuildContext, m: Match) -> Built:
         info: QConvInfo = m.info
         node, ch = m.root, info.chain
@@ -167,18 +189,14 @@ class QuantizedConvolution(Lowering):
         x_grid = plan.grid(node.inputs[0])
         assert x_grid is not None
         xs, xz = x_grid.scale, x_grid.zero_point
-        ws, bias = _scales(info.w, ch)
-        wz = torch.zeros(ws.shape[0], dtype=torch.int64)
-        q = _signed_rows(info.w, ch)
+        ws, wz, bias, q = _kernel_weights(info)
         stride, pad, dil, groups = geo.strides, geo.padding, geo.dilations, geo.groups
 
         def pack(qw: np.ndarray) -> torch.Tensor:
             return onednn.qconv_prepack(torch.from_numpy(np.ascontiguousarray(qw)), ws, xs, xz, stride, pad, dil,
                                         groups, geo.in_shape)
-        out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
-            (1.0, 0, torch.float32)
+        out_scale, out_zp, out_dtype, attr, scalars, algo = _kernel_output(ch)
         act = ch.act
-        attr, scalars, algo = (act.attr, act.scalars, act.algorithm or "") if act else ("none", [], "")
         enter = _entry(plan, node.inputs[0])
         extra, one_d = geo.extra, geo.one_d
 
@@ -224,17 +242,8 @@ class QuantizedConvolution(Lowering):
 
 # ---------------------------------------------------------------- matrix product
 @lowers_first("MatMul")
-class QuantizedMatMul(Lowering):
-    def match(self, node: Node, g: GraphView) -> Match | None:
-        plan = int8_plan(g)
-        w = plan.weights.get(node.uid)
-        if w is None:
-            return None
-        rank = node.outputs[0].shape.rank
-        ch = _chain(node.outputs[0], g, plan, rank - 1, w.q.shape[0], linear=True)
-        if not _fits_int8(w, ch):
-            return None
-        return Match(self, [node] + ch.nodes, [node.inputs[0]], [ch.out], QConvInfo(w, ch))
+class QuantizedMatMul(_QuantizedLayer):
+    linear = True
 
     def build(self, ctx: BuildContext, m: Match) -> Built:
         info: QConvInfo = m.info
@@ -244,17 +253,13 @@ class QuantizedMatMul(Lowering):
         shape = ctx.g.static_shape(node.inputs[0])
         assert x_grid is not None and shape is not None
         xs, xz = x_grid.scale, x_grid.zero_point
-        ws, bias = _scales(info.w, ch)
-        wz = torch.zeros(ws.shape[0], dtype=torch.int64)
-        q = _signed_rows(info.w, ch)
+        ws, wz, bias, q = _kernel_weights(info)
         rows = int(np.prod(shape[:-1]))
 
         def pack(qw: np.ndarray) -> torch.Tensor:
             return onednn.qlinear_prepack(torch.from_numpy(np.ascontiguousarray(qw)), [rows, shape[-1]])
-        out_scale, out_zp, out_dtype = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else \
-            (1.0, 0, torch.float32)
+        out_scale, out_zp, out_dtype, attr, scalars, algo = _kernel_output(ch)
         act = ch.act
-        attr, scalars, algo = (act.attr, act.scalars, act.algorithm or "") if act else ("none", [], "")
         enter = _entry(plan, node.inputs[0])
         linear = onednn.qlinear_pointwise
         out = "" if ch.fq else "_f32out"
