@@ -61,7 +61,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             def ours() -> object:
                 model, _ = convert(str(path))
-                irforge.save_model(model, Path(d) / "m.xml")
+                irforge.save_model(model, Path(d) / "m.xml", compress_to_fp16=False)
                 return model
 
             def theirs() -> object:

@@ -73,7 +73,7 @@ def irforge_int8(bm: BenchModel, path: Path, ir: irforge.Model, data: list[np.nd
     t0 = time.perf_counter()
     q = irforge.quantize(ir, data, subset_size=len(data), overflow_fix=overflow_fix, progress=False)
     took = time.perf_counter() - t0
-    irforge.save_model(q, str(out))
+    irforge.save_model(q, str(out), compress_to_fp16=False)
     return q, took
 
 

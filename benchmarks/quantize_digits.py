@@ -64,7 +64,7 @@ def _to_ov(model: irforge.Model, folder: str, name: str) -> Any:
     import openvino as ov
 
     path = os.path.join(folder, f"{name}.xml")
-    irforge.save_model(model, path)
+    irforge.save_model(model, path, compress_to_fp16=False)
     return ov.Core().read_model(path)
 
 
@@ -76,7 +76,7 @@ def digits_side_by_side(rounds: int) -> None:
     fp = irforge.convert_model(str(data.onnx_path))
     calib = data.samples("train", 300)
     tmp = tempfile.mkdtemp(prefix="irforge_qbench_")
-    irforge.save_model(fp, os.path.join(tmp, "fp32.xml"))
+    irforge.save_model(fp, os.path.join(tmp, "fp32.xml"), compress_to_fp16=False)
     fp_path = os.path.join(tmp, "fp32.xml")
     print(f"Digits CNN, {len(calib)} calibration samples, {rounds} rounds (median wall time)")
 
@@ -166,7 +166,7 @@ def zoo_times(names: list[str], rounds: int) -> None:
         calib = [[rng.standard_normal(v.shape).astype(v.dtype) if v.dtype.kind == "f" else v
                   for v in first.values()] for _ in range(8)]
         with tempfile.TemporaryDirectory() as tmp:
-            irforge.save_model(model, os.path.join(tmp, "m.xml"))
+            irforge.save_model(model, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
             t_auto, _ = _median_time(lambda: quantize_report(model, calib, progress=False), rounds)
             t_ref, _ = _median_time(lambda: quantize_report(model, calib, device="REF", progress=False), rounds)
             t_nncf, _ = _median_time(lambda: nncf.quantize(ov.Core().read_model(os.path.join(tmp, "m.xml")),

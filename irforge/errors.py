@@ -23,3 +23,12 @@ class InferenceError(IRForgeError):
 
 class OptionError(IRForgeError):
     """A malformed or inconsistent option (names the option and the expected form)."""
+
+
+class OutputError(IRForgeError):
+    """An output file or folder that cannot be written (names the path and the reason); nothing is written."""
+
+
+class NotSupportedError(IRForgeError, NotImplementedError, AttributeError):
+    """A name of OpenVINO's API that irforge does not implement (yet): a NotImplementedError naming it. It is an
+    AttributeError too, so `hasattr()` and duck typing see the name as absent."""

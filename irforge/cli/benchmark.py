@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import os
 import sys
 import tempfile
@@ -19,7 +20,9 @@ from irforge.cli.bench_engines import (PEERS, IRForgeEngine, OnnxRuntimeEngine, 
 from irforge.cli.bench_measure import Progress, measure
 from irforge.cli.bench_report import (PeerResult, aggregate_perf, compare_lines, figure_lines, perf_json,
                                       perf_lines)
+from irforge.cli.terminal import printable
 from irforge.errors import IRForgeError, ModelReadError, OptionError
+from irforge.files import check_output_file, write_files
 from irforge.ir.graph import Model, Output
 from irforge.runtime.compiled_model import CompiledModel
 from irforge.runtime.core import Core
@@ -120,6 +123,20 @@ def _static_shapes(model: Model, args: argparse.Namespace) -> tuple[Model, list[
     return model, notes
 
 
+def _check_input_sizes(inputs: list[Output]) -> None:
+    """Random inputs must fit in memory (generated through 8-byte values): an absurd --shape fails with one line
+    naming the input rather than in the allocator or the device."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    for p in inputs:
+        need = math.prod(p.shape.to_shape()) * 8
+        if need > memory // 2:
+            raise OptionError(f"input '{p.name}' of shape [{p.shape}] needs {need / 2**30:.1f} GiB of random data, "
+                              f"more than half of this machine's {memory / 2**30:.1f} GiB; give a smaller --shape")
+
+
 def random_inputs(inputs: list[Output], seed: int) -> list[np.ndarray]:
     """Random data of each input's static shape and type: floats ~ N(0, 1), integers in [0, 10), booleans."""
     rng = np.random.default_rng(seed)
@@ -176,7 +193,7 @@ def _run_peer(name: str, args: argparse.Namespace, model: Model, compiled: Compi
             import irforge
 
             xml = os.path.join(tmp, "model.xml")
-            irforge.save_model(model, xml)
+            irforge.save_model(model, xml, compress_to_fp16=False)
             config = {"PERFORMANCE_HINT": compiled.get_property("PERFORMANCE_HINT"), "NUM_STREAMS": streams,
                       "INFERENCE_NUM_THREADS": threads,
                       "INFERENCE_PRECISION_HINT": compiled.get_property("INFERENCE_PRECISION_HINT")}
@@ -213,11 +230,14 @@ def run(args: argparse.Namespace) -> int:
     peers = _peers(args.compare)
     device = get_device(args.device).name
 
+    if args.json:
+        check_output_file(args.json, "--json")
     try:
         model = _load(args.model, args.shape, batch)
     except OptionError as e:  # the converter names its own option; here it is --shape
         raise OptionError(str(e).replace("--input-shape", "--shape")) from None
     model, notes = _static_shapes(model, args)
+    _check_input_sizes(model.inputs)  # before the device plans buffers for them
     config: dict[str, Any] = {"PERFORMANCE_HINT": hint.upper(), "PERF_COUNT": bool(args.perf_counts)}
     if precision:
         config["INFERENCE_PRECISION_HINT"] = precision
@@ -230,11 +250,12 @@ def run(args: argparse.Namespace) -> int:
     inputs = random_inputs(model.inputs, args.seed)
     b = _batch_of(model, batch)
 
-    print(f"Model: {args.model} ('{model.name}'{', converted by irforge.convert_model' if args.model.endswith('.onnx') else ''})")
+    how = ", converted by irforge.convert_model" if args.model.endswith(".onnx") else ""
+    print(f"Model: {printable(args.model)} ('{printable(model.name)}'{how})")
     for note in notes:
         print(f"Note: {note}")
     for p, arr in zip(model.inputs, inputs):
-        print(f"Input: {p.name} {p.element_type}[{p.shape}] (random)")
+        print(f"Input: {printable(p.name)} {p.element_type}[{p.shape}] (random)")
     print(f"Device: {device} ({Core().get_property(device, 'FULL_DEVICE_NAME')}), hint {compiled.get_property('PERFORMANCE_HINT')}, "
           f"{compiled.get_property('NUM_STREAMS')} stream(s), {compiled.get_property('INFERENCE_NUM_THREADS')} thread(s), "
           f"{nireq} infer request(s), precision {compiled.get_property('INFERENCE_PRECISION_HINT')}, "
@@ -269,7 +290,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         try:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
+            write_files([(Path(args.json), [(json.dumps(report, indent=2, default=str) + "\n").encode("utf-8")])],
+                        "--json")
         except OSError as e:
             raise OptionError(f"--json: cannot write '{args.json}' ({e.strerror})") from None
         print(f"Figures written to {args.json}", file=sys.stderr)

@@ -4,9 +4,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from irforge.cli.summary import describe_ports, histogram_lines, human_bytes
-from irforge.ir.xml_io import save_model
+from irforge.cli.terminal import printable
+from irforge.errors import OptionError
+from irforge.files import check_output_dir, check_output_file, write_files
+from irforge.ir.xml_io import ir_files, ir_paths
 from irforge.mo.convert import ConvertOptions, convert
 from irforge.mo.report import weight_bytes
 from irforge.transforms.pipeline import pass_descriptions
@@ -41,6 +45,25 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     g.add_argument("--report", metavar="FILE.json", help="write what each pass and stage did as JSON")
 
 
+_TEXT_OPTIONS = ("input_shape", "input", "output", "mean_values", "scale_values", "layout", "source_layout",
+                 "target_layout", "report")
+
+
+def check_model_name(name: str, option: str = "-n/--model-name") -> str:
+    """A base name for output files: no folder parts (`../x`, `a/b`), not empty, `.` or `..`."""
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise OptionError(f"{option}: '{name}' is not a plain file name (no folders, not empty)")
+    return name
+
+
+def _check_text_options(args: argparse.Namespace) -> None:
+    """An option given an empty value is a mistake (`--output ''` would otherwise be silently ignored)."""
+    for dest in _TEXT_OPTIONS:
+        value = getattr(args, dest)
+        if value is not None and not value.strip():
+            raise OptionError(f"--{dest.replace('_', '-')}: the value is empty")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.list_passes:
         passes = pass_descriptions()
@@ -49,9 +72,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {description}")
         return 0
     if not args.model:
-        from irforge.errors import OptionError
-
         raise OptionError("the model path is required (irforge convert MODEL.onnx -o OUTDIR)")
+    _check_text_options(args)
+    name = check_model_name(args.model_name) if args.model_name is not None else Path(args.model).stem
+    check_output_dir(args.output_dir, "-o/--output-dir")
+    xml = Path(args.output_dir) / f"{name}.xml"
+    targets = [*ir_paths(xml), *([Path(args.report)] if args.report else [])]
+    for target in targets:  # everything that will be written is checked before the conversion starts
+        check_output_file(target, "--report" if args.report and target == Path(args.report) else "-o/--output-dir")
     t0 = time.perf_counter()
     opts = ConvertOptions(
         input_shape=args.input_shape, batch=args.batch, input=args.input, output=args.output,
@@ -60,14 +88,13 @@ def run(args: argparse.Namespace) -> int:
         target_layout=args.target_layout, compress_to_fp16=args.compress_to_fp16, static_shape=args.static_shape,
         optimize=not args.no_optimize, disable_passes=args.disable_pass)
     model, report = convert(args.model, opts)
-    name = args.model_name or Path(args.model).stem
-    xml = Path(args.output_dir) / f"{name}.xml"
     t_save = time.perf_counter()
-    save_model(model, xml)
+    files: list[tuple[Any, ...]] = list(ir_files(model, xml))
     report.stages["save"] = time.perf_counter() - t_save
     if args.report:
-        report.write(args.report)
-    print(f"Converted {args.model} -> {xml} (+ .bin) in {time.perf_counter() - t0:.2f} s")
+        files.append((Path(args.report), [report.to_json().encode("utf-8")], "--report"))
+    write_files(files, "-o/--output-dir")  # the IR and the report: all or nothing
+    print(f"Converted {printable(args.model)} -> {printable(xml)} (+ .bin) in {time.perf_counter() - t0:.2f} s")
     print("\n".join(describe_ports(model)))
     print("\n".join(histogram_lines(model)))
     print(f"  weights: {human_bytes(weight_bytes(model))}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from irforge.cli.summary import describe_ports, histogram_lines, human_bytes
+from irforge.cli.terminal import printable
 from irforge.mo.report import weight_bytes
 from irforge.runtime.core import Core
 
@@ -15,7 +16,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     model = Core().read_model(args.model)
-    print(f"{args.model}: model '{model.name}'")
+    print(f"{printable(args.model)}: model '{printable(model.name)}'")
     print("\n".join(describe_ports(model)))
     print("\n".join(histogram_lines(model)))
     print(f"  weights: {human_bytes(weight_bytes(model))}")

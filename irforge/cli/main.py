@@ -1,4 +1,5 @@
-"""`irforge` entry point. User mistakes (IRForgeError) print one line and exit 2; no tracebacks."""
+"""`irforge` entry point. User mistakes (IRForgeError, malformed command lines) print one line,
+`irforge <command>: error: ...`, and exit 2; no tracebacks. Names from models are escaped when printed."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from irforge.cli import benchmark, convert, infer, inspect, quantize
+from irforge.cli.terminal import printable
 from irforge.errors import IRForgeError
 
 COMMANDS = {"convert": convert, "inspect": inspect, "infer": infer, "benchmark": benchmark, "quantize": quantize}
@@ -13,8 +15,7 @@ COMMANDS = {"convert": convert, "inspect": inspect, "infer": infer, "benchmark":
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"irforge: error: {message}", file=sys.stderr)
+        print(f"{self.prog}: error: {printable(message)} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -27,11 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:  # reported by the command's name, as every other error (argparse would say `irforge:`)
+        print(f"irforge {args.command}: error: unrecognized arguments: {printable(' '.join(extra))} "
+              f"(see 'irforge {args.command} --help')", file=sys.stderr)
+        return 2
     try:
         return int(COMMANDS[args.command].run(args) or 0)
     except IRForgeError as e:
-        print(f"irforge {args.command}: error: {e}", file=sys.stderr)
+        print(f"irforge {args.command}: error: {printable(e)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"irforge {args.command}: error: out of memory (the model or its inputs need more memory than this "
+              "machine has)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

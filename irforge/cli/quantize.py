@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from irforge.cli.convert import check_model_name
+from irforge.cli.terminal import printable
 from irforge.errors import OptionError
+from irforge.files import check_output_dir, check_output_file, write_files
 from irforge.ir.graph import Model
-from irforge.ir.xml_io import save_model
+from irforge.ir.xml_io import ir_files, ir_paths
 from irforge.quantization.api import QuantizationResult, accuracy_aware_report, quantize_report
 from irforge.quantization.data import check_label_count, open_dataset, read_labels
 from irforge.quantization.errors import DataError
@@ -78,19 +81,26 @@ def run(args: argparse.Namespace) -> int:
                    fast_bias_correction=not args.no_bias_correction, overflow_fix=args.overflow_fix,
                    device=args.device, progress=not args.quiet)
     QuantizationOptions(**options)  # option errors before any reading
+    name = check_model_name(args.model_name) if args.model_name is not None else Path(args.model).stem
+    check_output_dir(args.output_dir, "-o/--output-dir")
+    xml = Path(args.output_dir) / f"{name}.xml"
+    for target in ir_paths(xml):
+        check_output_file(target, "-o/--output-dir")
+    if args.report:
+        check_output_file(args.report, "--report")
     model = _read(args.model)
     data = open_dataset(args.data, model)
     if accuracy_aware:
         result = _accuracy_aware(args, model, data, options)
     else:
         result = quantize_report(model, data, **options)
-    name = args.model_name or Path(args.model).stem
-    xml = Path(args.output_dir) / f"{name}.xml"
-    save_model(result.model, xml)
-    print(result.report.table())
-    print(f"INT8 model written to {xml} (+ .bin)")
+    files: list[tuple[Any, ...]] = list(ir_files(result.model, xml))
     if args.report:
-        Path(args.report).write_text(json.dumps(result.report.to_dict(), indent=2, default=str))
+        report = json.dumps(result.report.to_dict(), indent=2, default=str)
+        files.append((Path(args.report), [report.encode("utf-8")], "--report"))
+    write_files(files, "-o/--output-dir")  # the INT8 IR and the report: all or nothing
+    print(result.report.table())
+    print(f"INT8 model written to {printable(xml)} (+ .bin)")
     return 0
 
 

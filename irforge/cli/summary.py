@@ -1,6 +1,7 @@
 """Text summaries of a Model shared by `convert` and `inspect`."""
 from __future__ import annotations
 
+from irforge.cli.terminal import printable
 from irforge.ir.graph import Model
 
 
@@ -8,7 +9,7 @@ def describe_ports(model: Model) -> list[str]:
     lines = []
     for kind, ports in (("input", model.inputs), ("output", model.outputs)):
         for p in ports:
-            lines.append(f"  {kind:<6} {p.name}: {p.element_type}[{p.shape}]")
+            lines.append(f"  {kind:<6} {printable(p.name)}: {p.element_type}[{p.shape}]")
     return lines
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from irforge.errors import GraphError
+from irforge.ir.ov_api import ModelAPI, NodeAPI, PortAPI
 from irforge.ir.shape import PartialShape
 from irforge.ir.types import ElementType, Type
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 _ids = itertools.count()
 
 
-class Output:
+class Output(PortAPI):
     """Output port `index` of `node`: one tensor value with its type, shape, tensor names and uses."""
 
     __slots__ = ("node", "index", "element_type", "shape", "names", "uses", "rt_info")
@@ -59,11 +60,8 @@ class Output:
 
         return static_value(self)
 
-    def __repr__(self) -> str:
-        return f"<Output {self.name} {self.element_type}[{self.shape}]>"
 
-
-class Node:
+class Node(NodeAPI):
     """One op instance. Create nodes with `make`, not directly."""
 
     __slots__ = ("op", "name", "attrs", "inputs", "outputs", "rt_info", "bodies", "data", "uid")
@@ -121,9 +119,6 @@ class Node:
         for out, (t, s) in zip(self.outputs, types):
             out.element_type, out.shape = t, s
 
-    def __repr__(self) -> str:
-        return f"<Node {self.type} '{self.name}'>"
-
 
 def make(
     type_name: str,
@@ -173,12 +168,20 @@ def result(src: Output, name: str | None = None) -> Node:
     return make("Result", [src], name=name or f"{src.name}/sink_port_0")
 
 
-class Model:
+class Model(ModelAPI):
     """A graph from `parameters` (model inputs, in order) to `results` (model outputs, in order)."""
 
-    def __init__(self, results: Sequence[Node], parameters: Sequence[Node], name: str = "model") -> None:
-        self.results = list(results)
+    def __init__(self, results: "Sequence[Node | Output] | Node | Output", parameters: Sequence[Node],
+                 name: str = "model") -> None:
+        """`results`: Result nodes, or values (Outputs, or nodes with one output) that get a Result each, as
+        OpenVINO's `Model(results, parameters, name)` takes them."""
+        if isinstance(results, (Node, Output)):
+            results = [results]
+        self.results = [_as_result(r) for r in results]
         self.parameters = list(parameters)
+        for p in self.parameters:
+            if not isinstance(p, Node) or p.type != "Parameter":
+                raise GraphError(f"Model: parameters must be Parameter nodes, got {p!r}")
         self.name = name
         self.rt_info: dict[str, Any] = {}
 
@@ -265,6 +268,18 @@ class Model:
 
     def __repr__(self) -> str:
         return f"<Model '{self.name}' inputs={self.inputs} outputs={self.outputs}>"
+
+
+def _as_result(value: "Node | Output") -> Node:
+    if isinstance(value, Node) and value.type == "Result":
+        return value
+    if isinstance(value, Node):
+        if len(value.outputs) != 1:
+            raise GraphError(f"Model: node '{value.name}' has {len(value.outputs)} outputs; pass one of its ports")
+        value = value.outputs[0]
+    if not isinstance(value, Output):
+        raise GraphError(f"Model: results must be Result nodes or ports, got {value!r}")
+    return result(value)
 
 
 def _find_port(ports: list[Output], key: int | str, kind: str) -> Output:

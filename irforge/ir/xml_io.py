@@ -6,8 +6,10 @@ where `write_body(model, el)` / `read_body(el) -> Model` write and read a nested
 """
 from __future__ import annotations
 
+import functools
+import math
 import os
-import tempfile
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from irforge.errors import GraphError, ModelReadError
+from irforge.files import check_output_file, write_files
 from irforge.ir.graph import Model, Node, Output, make
-from irforge.ir.opset import Attr, OpSpec, get_op
+from irforge.ir.opset import Attr, OpSpec, all_ops, get_op
 from irforge.ir.shape import PartialShape
 from irforge.ir.types import ElementType, Type
 
@@ -25,6 +28,39 @@ IR_VERSION = "11"
 
 
 # ---------------------------------------------------------------- attribute (de)serialization
+INT64_MAX = (1 << 63) - 1
+
+
+def _int(text: str | None, what: str) -> int:
+    """An integer field of the file (a port id, an offset): ValueError naming `what` when it is not one."""
+    try:
+        v = int((text or "").strip())
+    except ValueError:
+        raise ValueError(f"{what} '{text}' is not an integer") from None
+    if abs(v) > INT64_MAX:
+        raise ValueError(f"{what} {text} does not fit in 64 bits")
+    return v
+
+
+def _check_dims(shape: PartialShape) -> PartialShape:
+    if shape.rank_is_static:
+        for d in shape.dims:
+            if d.min > INT64_MAX or d.max > INT64_MAX:
+                raise ValueError(f"dimension {d} does not fit in 64 bits")
+    return shape
+
+
+@functools.cache
+def _max_opset() -> int:
+    """The newest opset any registered op belongs to (a layer of a newer `version` is unknown)."""
+    return max(_opset_number_of(o.version) for o in all_ops())
+
+
+def _opset_number_of(version: str) -> int:
+    digits = version.removeprefix("opset")
+    return int(digits) if digits.isdigit() else 0
+
+
 def format_attr(attr: Attr, value: Any) -> str:
     k = attr.kind
     if k == "bool":
@@ -52,11 +88,11 @@ def parse_attr(attr: Attr, text: str) -> Any:
             raise ValueError(f"'{text}' is not a boolean")
         return t.lower() in ("true", "1")
     if k == "int":
-        return int(t)
+        return _int(t, "value")
     if k == "float":
         return float(t)
     if k in ("ints", "shape"):
-        return [int(v) for v in t.replace(" ", "").split(",") if v] if t else []
+        return [_int(v, "value") for v in t.replace(" ", "").split(",") if v] if t else []
     if k == "floats":
         return [float(v) for v in t.replace(" ", "").split(",") if v] if t else []
     if k == "strs":
@@ -64,7 +100,7 @@ def parse_attr(attr: Attr, text: str) -> Any:
     if k == "type":
         return Type.from_name(t)
     if k == "pshape":
-        return PartialShape.parse(t)
+        return _check_dims(PartialShape.parse(t))
     return attr.coerce(text)
 
 
@@ -110,7 +146,7 @@ def pack_constant(data: np.ndarray, et: ElementType) -> bytes | memoryview:
 
 
 def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray:
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     if et.name in ("u4", "i4"):
         b = np.frombuffer(raw, np.uint8)
         nib = np.empty(b.size * 2, np.uint8)
@@ -125,7 +161,7 @@ def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray
 
 
 def constant_nbytes(et: ElementType, shape: list[int]) -> int:
-    count = int(np.prod(shape)) if shape else 1
+    count = math.prod(shape)
     return (count * et.bits + 7) // 8
 
 
@@ -225,6 +261,21 @@ def _port(parent: ET.Element, pid: int, et: ElementType, shape: PartialShape, na
             ET.SubElement(port, "dim").text = str(d.to_int())
 
 
+# characters XML 1.0 cannot hold, not even escaped (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _make_xml_safe(root: ET.Element) -> None:
+    """Replace characters XML cannot hold (in names that came from other formats: an ONNX node named with an
+    ANSI escape) by U+FFFD, so the file stays readable, by irforge and by OpenVINO."""
+    for el in root.iter():
+        for k, v in el.attrib.items():
+            if _NOT_XML.search(v):
+                el.set(k, _NOT_XML.sub("\ufffd", v))
+        if el.text and _NOT_XML.search(el.text):
+            el.text = _NOT_XML.sub("\ufffd", el.text)
+
+
 def _serialize(model: Model) -> tuple[bytes, list[bytes | memoryview]]:
     """IR v11 of `model`: the xml bytes and the chunks of the .bin, in order."""
     w = _Writer()
@@ -235,6 +286,7 @@ def _serialize(model: Model) -> tuple[bytes, list[bytes | memoryview]]:
         if rt is None:
             rt = ET.SubElement(net, "rt_info")
         rt.append(raw)
+    _make_xml_safe(net)
     tree = ET.ElementTree(net)
     ET.indent(tree, space="\t")
     body = ET.tostring(net, encoding="unicode", short_empty_elements=True)
@@ -247,29 +299,29 @@ def model_to_xml(model: Model) -> tuple[bytes, bytes]:
     return xml, b"".join(chunks)
 
 
-def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
-    """Write `xml_path` and the `.bin` beside it. Both are written to temporary names and renamed, so a
-    failure leaves no partial files."""
-    xml_path = Path(xml_path)
-    if xml_path.suffix != ".xml":
-        xml_path = xml_path.with_suffix(".xml")
+def ir_paths(xml_path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The `.xml` and `.bin` paths an IR saved as `xml_path` gets (`.xml` appended when missing)."""
+    xml = Path(xml_path)
+    if xml.suffix != ".xml":
+        xml = xml.with_suffix(".xml")
+    return xml, xml.with_suffix(".bin")
+
+
+def ir_files(model: Model, xml_path: str | os.PathLike[str]) -> list[tuple[Path, list[bytes | memoryview]]]:
+    """The (path, content chunks) pairs of `model` saved as `xml_path`: the `.bin` first, then the `.xml`, ready
+    for `irforge.files.write_files` (which can add more files, such as a report, to the same atomic group)."""
+    xml, bin_path = ir_paths(xml_path)
     xml_bytes, bin_chunks = _serialize(model)
-    xml_path.parent.mkdir(parents=True, exist_ok=True)
-    bin_path = xml_path.with_suffix(".bin")
-    tmp: list[str] = []
-    try:
-        for path, chunks in ((bin_path, bin_chunks), (xml_path, [xml_bytes])):
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            tmp.append(name)
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-        os.replace(tmp[0], bin_path)
-        os.replace(tmp[1], xml_path)
-    finally:
-        for name in tmp:
-            if os.path.exists(name):
-                os.unlink(name)
+    return [(bin_path, bin_chunks), (xml, [xml_bytes])]
+
+
+def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
+    """Write `xml_path` and the `.bin` beside it, all or nothing (see `irforge.files.write_files`): written to
+    temporary names and renamed, with the permissions a normally created file gets; a target that cannot be
+    written raises OutputError before anything is written."""
+    for path in ir_paths(xml_path):
+        check_output_file(path, "IR")
+    write_files(ir_files(model, xml_path), "IR")
 
 
 # ---------------------------------------------------------------- reader
@@ -290,53 +342,92 @@ class _Reader:
             lid = el.get("id")
             if lid is None or el.get("name") is None or el.get("type") is None or el.get("version") is None:
                 raise self.fail(f"layer {el.get('name') or lid!r} lacks id, name, type or version")
+            if lid in layers:
+                raise self.fail(f"layers '{layers[lid].get('name')}' and '{el.get('name')}' have the same id {lid}")
             layers[lid] = el
+        incoming = self.edges(parent, layers)
+        nodes: dict[str, Node] = {}
+        for lid in layers:
+            self.build(lid, layers, incoming, nodes)
+        params = [nodes[lid] for lid in layers if nodes[lid].type == "Parameter"]
+        results = [nodes[lid] for lid in layers if nodes[lid].type == "Result"]
+        return Model(results, params, name)
+
+    def edges(self, parent: ET.Element, layers: dict[str, ET.Element]) -> dict[str, list[tuple[str, int]]]:
+        """Layer id -> its (producer layer id, producer port) per input port, in port order."""
         incoming: dict[str, dict[int, tuple[str, int]]] = {lid: {} for lid in layers}
         edges_el = parent.find("edges")
         for e in edges_el.findall("edge") if edges_el is not None else []:
             fl, fp, tl, tp = (e.get(k) for k in ("from-layer", "from-port", "to-layer", "to-port"))
             if fl not in layers or tl not in layers or fp is None or tp is None:
                 raise self.fail(f"edge {fl}:{fp} -> {tl}:{tp} names an unknown layer")
-            incoming[tl][int(tp)] = (fl, int(fp))
-        nodes: dict[str, Node] = {}
-        visiting: set[str] = set()
-        order = list(layers)
-
-        def build(lid: str) -> Node:
-            if lid in nodes:
-                return nodes[lid]
-            if lid in visiting:
-                raise self.fail(f"cycle through layer '{layers[lid].get('name')}'")
-            visiting.add(lid)
-            el = layers[lid]
-            ins = incoming[lid]
+            try:
+                from_port, to_port = _int(fp, "from-port"), _int(tp, "to-port")
+            except ValueError as err:
+                raise self.fail(f"edge {fl}:{fp} -> {tl}:{tp}: {err}") from None
+            if to_port in incoming[tl]:
+                raise self.fail(f"layer '{layers[tl].get('name')}' input port {to_port} has two incoming edges")
+            incoming[tl][to_port] = (fl, from_port)
+        out: dict[str, list[tuple[str, int]]] = {}
+        for lid, ins in incoming.items():
             if sorted(ins) != list(range(len(ins))):
-                raise self.fail(f"layer '{el.get('name')}' has gaps in its input ports {sorted(ins)}")
-            srcs = []
-            for port in range(len(ins)):
-                fl, fp = ins[port]
-                producer = build(fl)
-                idx = fp - len(producer.inputs)
-                if not 0 <= idx < len(producer.outputs):
-                    raise self.fail(f"edge into layer '{el.get('name')}' names undeclared port {fp} of "
-                                    f"layer '{producer.name}'")
-                srcs.append(producer.outputs[idx])
-            nodes[lid] = self.layer(el, srcs)
-            visiting.discard(lid)
-            return nodes[lid]
+                raise self.fail(f"layer '{layers[lid].get('name')}' has gaps in its input ports {sorted(ins)}")
+            out[lid] = [ins[port] for port in range(len(ins))]
+        return out
 
-        for lid in order:
-            build(lid)
-        params = [nodes[lid] for lid in order if nodes[lid].type == "Parameter"]
-        results = [nodes[lid] for lid in order if nodes[lid].type == "Result"]
-        return Model(results, params, name)
+    def build(self, root: str, layers: dict[str, ET.Element], incoming: dict[str, list[tuple[str, int]]],
+              nodes: dict[str, Node]) -> None:
+        """Create layer `root` after its producers, depth first without recursion (an IR may list thousands of
+        layers consumers first)."""
+        if root in nodes:
+            return
+        visiting = {root}
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            lid, port = stack[-1]
+            if port < len(incoming[lid]):
+                stack[-1] = (lid, port + 1)
+                producer = incoming[lid][port][0]
+                if producer in nodes:
+                    continue
+                if producer in visiting:
+                    raise self.fail(f"cycle through layer '{layers[producer].get('name')}'")
+                visiting.add(producer)
+                stack.append((producer, 0))
+                continue
+            stack.pop()
+            visiting.discard(lid)
+            el = layers[lid]
+            srcs = []
+            for fl, fp in incoming[lid]:
+                producer_node = nodes[fl]
+                idx = fp - len(producer_node.inputs)
+                if not 0 <= idx < len(producer_node.outputs):
+                    raise self.fail(f"edge into layer '{el.get('name')}' names undeclared port {fp} of "
+                                    f"layer '{producer_node.name}'")
+                srcs.append(producer_node.outputs[idx])
+            nodes[lid] = self.layer(el, srcs)
 
     def layer(self, el: ET.Element, srcs: list[Output]) -> Node:
+        """One layer as a Node; anything malformed in it is a ModelReadError naming the layer."""
+        lname = el.get("name", "")
+        try:
+            return self._layer(el, srcs)
+        except ModelReadError:
+            raise
+        except GraphError as e:
+            raise self.fail(f"layer '{lname}': {e}") from None
+        except Exception as e:  # malformed numbers or structure anywhere in the layer (or its bodies)
+            raise self.fail(f"layer '{lname}' ({el.get('type')}): malformed layer ({type(e).__name__}: {e})") from None
+
+    def _layer(self, el: ET.Element, srcs: list[Output]) -> Node:
         lname, ltype, lver = el.get("name", ""), el.get("type", ""), el.get("version", "")
         try:
             op = get_op(ltype, lver)
         except GraphError:
             raise self.fail(f"layer '{lname}': unknown op type '{ltype}' (version {lver})") from None
+        if lver.startswith("opset") and _opset_number_of(lver) > _max_opset():
+            raise self.fail(f"layer '{lname}': unknown version '{lver}' of op type '{ltype}'")
         data = el.find("data")
         raw = dict(data.attrib) if data is not None else {}
         if op.type_name == "Parameter" and data is None:
@@ -360,13 +451,16 @@ class _Reader:
                 raise self.fail(f"layer '{lname}' output port {port.get('id')} has no precision")
             for dim in port.findall("dim"):
                 try:
-                    ok = int(dim.text or "") >= -1
+                    ok = _int(dim.text, "dim") >= -1
                 except ValueError:
                     ok = False
                 if not ok:
                     raise self.fail(f"layer '{lname}' port {port.get('id')}: bad <dim> '{dim.text}'")
         for port in ports:
-            idx = int(port.get("id", "0")) - len(srcs)
+            try:
+                idx = _int(port.get("id", "0"), "port id") - len(srcs)
+            except ValueError as e:
+                raise self.fail(f"layer '{lname}' output port: {e}") from None
             if 0 <= idx < len(node.outputs):
                 node.outputs[idx].names = _split_names(port.get("names", ""))
                 node.outputs[idx].rt_info = _read_rt_info(port)
@@ -392,12 +486,17 @@ class _Reader:
         if "element_type" not in raw or raw["element_type"] != raw["element_type"].lower():
             raise self.fail(f"Const layer '{lname}': element_type missing or not lower-case")
         try:
-            offset, size = int(raw["offset"]), int(raw["size"])
-        except (KeyError, ValueError):
+            offset, size = _int(raw.get("offset"), "offset"), _int(raw.get("size"), "size")
+        except ValueError:
             raise self.fail(f"Const layer '{lname}': missing or bad offset/size") from None
         et, shape = attrs["element_type"], attrs.get("shape", [])
+        if et.dtype is None or et.bits == 0:
+            raise self.fail(f"Const layer '{lname}': element_type '{et}' cannot be stored in a .bin")
+        negative = [d for d in shape if d < 0]
+        if negative:  # as OpenVINO's reader: a Const shape is static
+            raise self.fail(f"Const layer '{lname}': negative dimension {negative[0]} in shape {shape}")
         need = constant_nbytes(et, shape)
-        if offset < 0 or offset + size > len(self.blob):
+        if offset < 0 or size < 0 or offset + size > len(self.blob):
             raise self.fail(f"Const layer '{lname}': data at offset {offset} size {size} lies beyond the end of the "
                             f".bin ({len(self.blob)} bytes)")
         if size < need:
@@ -419,6 +518,8 @@ def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>")
         raise ModelReadError(f"{source}: not an IR v10/v11 file (root <{root.tag}> version {root.get('version')})")
     reader = _Reader(bin_bytes, source)
     model = reader.graph(root, root.get("name", "model"))
+    if not model.results:
+        raise ModelReadError(f"{source}: the model has no Result layer (no outputs)")
     rt = root.find("rt_info")
     if rt is not None:
         model.rt_info["xml"] = list(rt)
@@ -431,8 +532,12 @@ def read_model(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str
     if not xml_path.is_file():
         raise ModelReadError(f"{xml_path}: no such file")
     bpath = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
-    blob = bpath.read_bytes() if bpath.is_file() else b""
-    return model_from_xml(xml_path.read_bytes(), blob, str(xml_path))
+    try:
+        blob = bpath.read_bytes() if bpath.is_file() else b""
+        xml = xml_path.read_bytes()
+    except OSError as e:
+        raise ModelReadError(f"{xml_path}: cannot read {e.filename or xml_path} ({e.strerror})") from None
+    return model_from_xml(xml, blob, str(xml_path))
 
 
 WriteBody = Callable[[Model, ET.Element], dict[int, int]]

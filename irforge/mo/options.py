@@ -2,6 +2,7 @@
 showing the expected form."""
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -38,14 +39,36 @@ def _split_top(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_shape(text: str, option: str) -> PartialShape:
+INT64_MAX = (1 << 63) - 1
+
+
+def parse_shape(text: str, option: str, what: str = "") -> PartialShape:
+    """A shape option value. Dims must fit in 64 bits, and so must the element count; a static 0 dim is an
+    error too (irforge does not take empty model inputs). `what` names the input in messages ("input 'x'")."""
     body = text.strip()
     if not (body.startswith("[") and body.endswith("]")) and not (body.startswith("(") and body.endswith(")")):
         raise OptionError(f"{option}: '{text}' is not a shape; expected {_SHAPE_FORM}")
     try:
-        return PartialShape.parse(body)
+        shape = PartialShape.parse(body)
     except ValueError as e:
         raise OptionError(f"{option}: bad shape '{text}' ({e}); expected {_SHAPE_FORM}") from None
+    check_shape(shape, option, what or f"shape {text.strip()}")
+    return shape
+
+
+def check_shape(shape: PartialShape, option: str, what: str) -> None:
+    """Dims that fit in 64 bits (as does their product), and no static 0 (empty inputs are not supported)."""
+    if not shape.rank_is_static:
+        return
+    count = 1
+    for i, d in enumerate(shape.dims):
+        if d.min > INT64_MAX or d.max > INT64_MAX:
+            raise OptionError(f"{option}: {what}: dimension {i} ({d}) is too large")
+        if d.is_static and d.min == 0:
+            raise OptionError(f"{option}: {what}: dimension {i} is 0; empty inputs are not supported")
+        count *= max(d.min, 1)
+    if count > INT64_MAX:
+        raise OptionError(f"{option}: {what} has more elements than a 64-bit count can hold")
 
 
 _ENTRY = re.compile(r"^(?P<name>[^\[\]{}]*?)\s*(?P<rest>(\[[^\]]*\]|\{[^}]*\})*)$")
@@ -61,7 +84,8 @@ def parse_input(text: str, option: str = "--input") -> list[InputSpec]:
         spec = InputSpec(m.group("name").strip() or None)
         for piece in re.findall(r"\[[^\]]*\]|\{[^}]*\}", m.group("rest")):
             if piece.startswith("["):
-                spec.shape = parse_shape(piece, option)
+                what = f"input '{spec.name}' shape {piece}" if spec.name else f"shape {piece}"
+                spec.shape = parse_shape(piece, option, what)
             else:
                 try:
                     spec.element_type = Type.from_name(piece[1:-1].strip())
@@ -93,6 +117,8 @@ def parse_values(text: str, option: str) -> list[tuple[str | None, list[float]]]
             vals = [float(v) for v in re.split(r"[,\s]+", m.group("vals").strip()) if v]
         except ValueError:
             raise OptionError(f"{option}: '{part}' has a value that is not a number") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise OptionError(f"{option}: '{part}' has a value that is not a finite number")
         if not vals:
             raise OptionError(f"{option}: '{part}' has no values")
         out.append((m.group("name").strip() or None, vals))
@@ -103,9 +129,14 @@ _LAYOUT = re.compile(r"^\[?[A-Za-z?.]+\]?$")
 
 
 def _check_layout(layout: str, option: str) -> str:
+    """A layout of one letter per dimension (`?` or `.` for an unnamed one); a letter may appear once."""
     if not _LAYOUT.match(layout):
         raise OptionError(f"{option}: '{layout}' is not a layout; expected letters such as nchw or nhwc")
-    return layout.strip("[]").lower()
+    letters = layout.strip("[]").lower()
+    repeated = sorted({ch for ch in letters if ch.isalpha() and letters.count(ch) > 1})
+    if repeated:
+        raise OptionError(f"{option}: layout '{layout}' names dimension '{repeated[0]}' more than once")
+    return letters
 
 
 def parse_layout(text: str, option: str) -> list[tuple[str | None, str | None, str]]:

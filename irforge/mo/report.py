@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from irforge.files import write_files
 from irforge.ir.graph import Model
 from irforge.transforms.base import PassRecord
 
@@ -42,17 +42,8 @@ class ConversionReport:
         return json.dumps(data, indent=2)
 
     def write(self, path: str | os.PathLike[str]) -> None:
-        """Atomically write the report as JSON."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(self.to_json())
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        """Atomically write the report as JSON (a path that cannot be written is an OutputError naming it)."""
+        write_files([(Path(path), [self.to_json().encode("utf-8")])], "--report")
 
     def summary_lines(self) -> list[str]:
         """The short console table: each pass that changed something, then the totals."""

@@ -69,3 +69,22 @@ def make_static(model: Model) -> None:
     dynamic = [f"{p.name}[{p.shape}]" for p in model.inputs if not p.shape.is_static]
     if dynamic:
         raise OptionError(f"--static-shape: input(s) {', '.join(dynamic)} are dynamic; give --input-shape")
+
+
+def check_layouts(model: Model, layouts: dict[str | None, tuple[str | None, str]]) -> None:
+    """Every layout given with --layout/--source-layout/--target-layout must have one letter per dimension of
+    the input it applies to (the named one; without a name, every input). `...` stands for any number of
+    dimensions."""
+    for name, pair in layouts.items():
+        ports = [find_input(model, name, 0, "--layout")] if name is not None else list(model.inputs)
+        src, dst = pair
+        if src and dst and sorted(src) != sorted(dst):
+            continue  # not a permutation: preprocess.apply_layout says so
+        for layout in (p for p in pair if p):
+            for port in ports:
+                if not port.shape.rank_is_static:
+                    continue
+                rank, named = port.shape.rank, len(layout.replace("...", ""))
+                if rank < named if "..." in layout else rank != named:
+                    raise OptionError(f"--layout: layout '{layout}' has {named} dimensions but input '{port.name}' "
+                                      f"has rank {rank} (shape [{port.shape}])")

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from irforge.openvino_names import OpenVINONames
 from irforge.runtime.infer_request import InferRequest
 from irforge.runtime.properties import OPTIMAL_NUMBER_OF_INFER_REQUESTS
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from irforge.runtime.compiled_model import CompiledModel
 
 
-class AsyncInferQueue:
+class AsyncInferQueue(OpenVINONames):
     def __init__(self, compiled: "CompiledModel", jobs: int = 0) -> None:
         """`jobs` requests (0: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS, its number of streams)."""
         if jobs < 0:

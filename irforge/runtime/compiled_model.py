@@ -6,6 +6,7 @@ from typing import Any
 
 from irforge.errors import OptionError
 from irforge.ir.graph import Model, Output
+from irforge.openvino_names import OpenVINONames
 from irforge.runtime import properties as P
 from irforge.runtime.device import Executable
 from irforge.runtime.infer_request import InferRequest
@@ -13,7 +14,7 @@ from irforge.runtime.results import InferResult
 from irforge.runtime.streams import StreamExecutor
 
 
-class CompiledModel:
+class CompiledModel(OpenVINONames):
     """Call it with a dict name->array, a list, or one array: `compiled(x)["logits"]`. Create infer requests (or
     an AsyncInferQueue) to keep tensors between inferences or to run them asynchronously."""
 
@@ -49,21 +50,26 @@ class CompiledModel:
     def create_infer_request(self) -> InferRequest:
         return InferRequest(self)
 
-    def __call__(self, inputs: Any = None) -> InferResult:
+    def __call__(self, inputs: Any = None, share_inputs: bool = True, share_outputs: bool = False,
+                 decode_strings: bool = True) -> InferResult:
         """One synchronous inference. Safe to call from several threads at once: each call takes an idle
-        internal request (a new one when all are in use)."""
+        internal request (a new one when all are in use). The flags are OpenVINO's memory modes (see
+        `InferRequest.infer`)."""
         try:
             request = self._idle.pop()
         except IndexError:
             request = InferRequest(self)
         try:
-            return request.infer(inputs)
+            return request.infer(inputs, share_inputs, share_outputs, decode_strings)
         finally:
             self._idle.append(request)
 
     def infer_new_request(self, inputs: Any = None) -> InferResult:
         """One inference on a fresh request."""
         return InferRequest(self).infer(inputs)
+
+    def release_memory(self) -> None:
+        """OpenVINO frees intermediate buffers here; irforge's runners keep theirs per request (freed with it)."""
 
     # ---- properties
     def properties(self) -> dict[str, Any]:
@@ -84,6 +90,12 @@ class CompiledModel:
         })
         props["SUPPORTED_PROPERTIES"] = sorted([*props, "SUPPORTED_PROPERTIES"])
         return props
+
+    def set_property(self, properties: Any) -> None:
+        from irforge.errors import NotSupportedError
+
+        raise NotSupportedError("CompiledModel.set_property: a compiled model's properties are fixed in irforge; "
+                                "pass them to compile_model")
 
     def get_property(self, name: str) -> Any:
         props = self.properties()

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from irforge.errors import OptionError
 from irforge.ir.graph import Model
+from irforge.ir.xml_io import model_from_xml
 from irforge.ir.xml_io import read_model as _read_xml
+from irforge.openvino_names import OpenVINONames
 from irforge.runtime import host
 from irforge.runtime import properties as P
 from irforge.runtime.async_queue import AsyncInferQueue
@@ -20,10 +23,30 @@ from irforge.runtime.infer_request import InferRequest
 from irforge.runtime.inputs import prepare_inputs
 from irforge.runtime.registry import available_devices, get_device
 
-__all__ = ["Core", "CompiledModel", "InferRequest", "AsyncInferQueue", "prepare_inputs"]
+__all__ = ["Core", "CompiledModel", "InferRequest", "AsyncInferQueue", "prepare_inputs", "compile_model", "Version"]
 
 
-class Core:
+@dataclass(frozen=True)
+class Version:
+    """What `Core.get_versions` reports per device (OpenVINO's Version)."""
+
+    build_number: str
+    description: str
+
+    @property
+    def major(self) -> int:
+        return int(self.build_number.split(".")[0])
+
+    @property
+    def minor(self) -> int:
+        return int(self.build_number.split(".")[1])
+
+    @property
+    def patch(self) -> int:
+        return int(self.build_number.split(".")[2])
+
+
+class Core(OpenVINONames):
     """Entry point: reads models and compiles them for a device ("CPU", the default, or "REF")."""
 
     def __init__(self) -> None:
@@ -33,27 +56,71 @@ class Core:
     def available_devices(self) -> list[str]:
         return available_devices()
 
-    def read_model(self, model: str | os.PathLike[str]) -> Model:
-        """Read an IR `.xml` (with its `.bin`), or convert an `.onnx` file with the converter's defaults (the
-        optimized IR `irforge.convert_model` gives)."""
-        path = str(model)
-        if path.endswith(".onnx"):
-            from irforge.mo.convert import convert_model
+    def get_available_devices(self) -> list[str]:
+        return available_devices()
 
-            return convert_model(path)
-        return _read_xml(path)
+    def get_versions(self, device_name: str) -> dict[str, Version]:
+        """The version of each device named (`"CPU"`, or several joined with commas)."""
+        from irforge import __version__
 
-    def compile_model(self, model: Model | str | os.PathLike[str], device: str = "CPU",
+        out = {}
+        for name in str(device_name).split(","):
+            entry = get_device(name.strip())
+            out[entry.name] = Version(__version__, f"irforge {entry.name.lower()} device")
+        return out
+
+    def read_model(self, model: Any, weights: Any = None, config: Mapping[str, Any] | None = None) -> Model:
+        """Read a model, in OpenVINO's forms: a path to an IR `.xml` (its `.bin` beside it, or `weights`) or an
+        `.onnx` (converted with the converter's defaults: the optimized IR `irforge.convert_model` gives); the
+        model itself as bytes, a string or a binary stream (IR XML with `weights` as bytes, a Tensor or a path;
+        or ONNX)."""
+        if config:
+            raise OptionError(f"read_model: config keys {', '.join(map(str, config))} are not supported "
+                              "(irforge reads every model the same way)")
+        from irforge.mo.convert import convert_model, load_source
+
+        if isinstance(model, Model):
+            return model
+        if isinstance(model, (str, os.PathLike)) and not _is_xml_text(model):
+            path = os.fspath(model)
+            if path.endswith(".onnx") or (not path.endswith(".xml") and _looks_like_onnx(path)):
+                if weights is not None:
+                    raise OptionError("read_model: weights are only for IR models (.xml); an ONNX model holds its own")
+                return convert_model(path)
+            return _read_xml(path, _weights_path(weights)) if not _is_data(weights) else \
+                model_from_xml(_read_file(path), _weights_bytes(weights), path)
+        if isinstance(model, str) or isinstance(model, (bytes, bytearray, memoryview)) or hasattr(model, "read"):
+            data = model.encode() if isinstance(model, str) else model.read() if hasattr(model, "read") else bytes(model)
+            if not isinstance(data, bytes):
+                raise OptionError("read_model: the stream gave text, not bytes (open the file in binary mode)")
+            if data.lstrip()[:1] == b"<":
+                return model_from_xml(data, _weights_bytes(weights), "<memory>")
+            return convert_model(load_source(data))
+        raise OptionError(f"read_model: model: expected a path, bytes, a string or a binary stream, got "
+                          f"{type(model).__name__}")
+
+    def compile_model(self, model: Model | str | os.PathLike[str], device_name: str | None = None,
                       config: Mapping[str, Any] | None = None) -> CompiledModel:
-        """Compile for `device`. `config` keys (OpenVINO's names): PERFORMANCE_HINT (LATENCY, THROUGHPUT),
-        INFERENCE_PRECISION_HINT (f32, bf16; default: the device's choice), NUM_STREAMS (int or AUTO),
-        INFERENCE_NUM_THREADS (int, 0 = all cores), PERF_COUNT (bool: per-op profiling)."""
-        entry = get_device(device)
+        """Compile for a device (default and "AUTO": CPU when available, else REF). `config` keys (OpenVINO's
+        names): PERFORMANCE_HINT (LATENCY, THROUGHPUT), INFERENCE_PRECISION_HINT (f32, bf16; default: the
+        device's choice), NUM_STREAMS (int or AUTO), INFERENCE_NUM_THREADS (int, 0 = all cores), PERF_COUNT (bool:
+        per-op profiling)."""
+        entry = get_device(_device_name(device_name))
         cfg = self._config(entry.name, config)
         m = model if isinstance(model, Model) else self.read_model(model)
         plan = P.plan_streams(cfg)
         executable = entry.load()(m, P.device_config(cfg, plan))
         return CompiledModel(m, executable, entry.name, cfg, plan)
+
+    def query_model(self, model: Model, device_name: str, properties: Mapping[str, Any] | None = None
+                    ) -> dict[str, str]:
+        """Node name -> the device that runs it. irforge's devices run every op of a model they compile (the
+        CPU device falls back to reference kernels per op), so every node maps to the device."""
+        if not isinstance(model, Model):
+            raise OptionError(f"query_model: model: expected an irforge Model, got {type(model).__name__}")
+        entry = get_device(_device_name(device_name))
+        self._config(entry.name, properties)
+        return {n.name: entry.name for n in model.nodes()}
 
     def set_property(self, device: str, config: Mapping[str, Any]) -> None:
         """Defaults for later compile_model calls on `device` (same keys as compile_model's config)."""
@@ -89,3 +156,69 @@ class Core:
         base, _ = self._defaults.get(device, (P.CompileConfig(), set()))
         cfg, given = P.parse_config(config)
         return base.merged(cfg, given)
+
+
+def compile_model(model: Model | str | os.PathLike[str], device_name: str | None = "AUTO",
+                  config: Mapping[str, Any] | None = None) -> CompiledModel:
+    """OpenVINO's top-level shortcut: `Core().compile_model(model, device_name, config)`."""
+    return Core().compile_model(model, device_name, config)
+
+
+def _device_name(name: str | None) -> str:
+    if name is None or str(name).upper() == "AUTO":
+        return "CPU" if "CPU" in available_devices() else "REF"
+    if not isinstance(name, str):
+        raise OptionError(f"device_name: expected a device name such as 'CPU', got {type(name).__name__}")
+    return name
+
+
+def _is_xml_text(model: object) -> bool:
+    return isinstance(model, str) and model.lstrip().startswith("<")
+
+
+def _looks_like_onnx(path: str) -> bool:
+    """A file that is not XML (IR files start with '<')."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(64).lstrip()[:1] not in (b"<", b"")
+    except OSError:
+        return False
+
+
+def _is_data(weights: object) -> bool:
+    from irforge.runtime.tensor import Tensor
+
+    return isinstance(weights, (bytes, bytearray, memoryview, Tensor)) or hasattr(weights, "read")
+
+
+def _weights_path(weights: object) -> str | None:
+    if weights is None:
+        return None
+    if not isinstance(weights, (str, os.PathLike)):
+        raise OptionError(f"read_model: weights: expected a path, bytes, a Tensor or a binary stream, got "
+                          f"{type(weights).__name__}")
+    return os.fspath(weights)
+
+
+def _weights_bytes(weights: object) -> bytes:
+    from irforge.runtime.tensor import Tensor
+
+    if weights is None:
+        return b""
+    if isinstance(weights, Tensor):
+        return weights.data.tobytes()
+    if hasattr(weights, "read"):
+        return bytes(weights.read())
+    if isinstance(weights, (bytes, bytearray, memoryview)):
+        return bytes(weights)
+    return _read_file(_weights_path(weights) or "")
+
+
+def _read_file(path: str) -> bytes:
+    from irforge.errors import ModelReadError
+
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ModelReadError(f"{path}: cannot read ({e.strerror})") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +29,17 @@ class PerfCount:
     node_type: str
     exec_type: str  # how it ran, e.g. "onednn_conv+relu_f32", "ref"
     seconds: float
+
+    # OpenVINO's ProfilingInfo fields
+    @property
+    def real_time(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+    @property
+    def cpu_time(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
+    status = "EXECUTED"
 
 
 class Runner(Protocol):

@@ -11,16 +11,18 @@ import numpy as np
 
 from irforge.errors import InferenceError
 from irforge.ir.graph import Output
+from irforge.openvino_names import OpenVINONames
 from irforge.runtime.device import PerfCount
 from irforge.runtime.inputs import check_input, input_index, output_index, prepare_inputs
 from irforge.runtime.results import InferResult
 from irforge.runtime.streams import Stream
+from irforge.runtime.tensor import Tensor
 
 if TYPE_CHECKING:
     from irforge.runtime.compiled_model import CompiledModel
 
 
-class InferRequest:
+class InferRequest(OpenVINONames):
     """Created by `CompiledModel.create_infer_request()`. Not meant to be shared between threads; create one
     request per concurrent inference (or use AsyncInferQueue)."""
 
@@ -31,6 +33,7 @@ class InferRequest:
         self._outs = compiled._outs
         self._inputs: list[np.ndarray | None] = [None] * len(self._params)
         self._outputs: list[np.ndarray] | None = None
+        self._user_outputs: dict[int, Tensor] = {}  # set_output_tensor: where outputs are written
         self._perf: list[PerfCount] = []
         self._error: BaseException | None = None
         self._busy = False
@@ -48,6 +51,9 @@ class InferRequest:
     def compiled_model(self) -> "CompiledModel":
         return self._compiled
 
+    def get_compiled_model(self) -> "CompiledModel":
+        return self._compiled
+
     @property
     def model_inputs(self) -> list[Output]:
         return list(self._params)
@@ -57,10 +63,14 @@ class InferRequest:
         return list(self._outs)
 
     # ---- running
-    def infer(self, inputs: Any = None) -> InferResult:
+    def infer(self, inputs: Any = None, share_inputs: bool = False, share_outputs: bool = False,
+              decode_strings: bool = True) -> InferResult:
         """Run one inference now (in this thread, on an idle stream) and return its results. `inputs` as for
-        `CompiledModel.__call__`; None reuses the tensors already set on this request."""
+        `CompiledModel.__call__` (arrays or Tensors); None reuses the tensors already set on this request.
+        `share_inputs`/`share_outputs`/`decode_strings` are OpenVINO's memory modes: inputs are never copied by a
+        synchronous inference and outputs always belong to the caller, so they change nothing here."""
         self._check_idle()
+        _check_flags(share_inputs=share_inputs, share_outputs=share_outputs, decode_strings=decode_strings)
         if inputs is not None:
             self._inputs = list(prepare_inputs(self._params, inputs))
         arrays = self._ready_inputs()
@@ -77,6 +87,7 @@ class InferRequest:
         are copied unless `share_inputs` (then they must stay unchanged until the inference ends). `userdata`
         (when not None) is what the callback receives."""
         self._check_idle()
+        _check_flags(share_inputs=share_inputs)
         if inputs is not None:
             arrays = prepare_inputs(self._params, inputs)
             self._inputs = list(arrays if share_inputs else [a.copy() for a in arrays])
@@ -116,13 +127,14 @@ class InferRequest:
         return self._userdata
 
     # ---- tensors
-    def get_tensor(self, key: str | int | Output) -> np.ndarray:
-        """The array of an input (allocated with zeros when static and not yet set, so it can be filled in place)
-        or of an output of the last inference. `key`: a tensor name or an Output (inputs are searched first)."""
+    def get_tensor(self, key: str | int | Output) -> Tensor:
+        """The Tensor of an input (allocated with zeros when static and not yet set, so its `.data` can be filled
+        in place) or of an output of the last inference. `key`: a tensor name or a port (inputs are searched
+        first)."""
         kind, index = self._port(key)
         return self.get_input_tensor(index) if kind == "input" else self.get_output_tensor(index)
 
-    def get_input_tensor(self, index: int = 0) -> np.ndarray:
+    def get_input_tensor(self, index: int = 0) -> Tensor:
         i = input_index(self._params, index)
         param, value = self._params[i], self._inputs[i]
         if value is None:
@@ -130,22 +142,23 @@ class InferRequest:
                 raise InferenceError(f"input '{param.name}' has no tensor yet (element type {param.element_type})")
             dims = [d.min if d.is_static else 0 for d in param.shape.dims] if param.shape.rank_is_static else [0]
             value = self._inputs[i] = np.zeros(dims, param.element_type.dtype)
-        return value
+        return Tensor.wrap(value, param.element_type)
 
-    def get_output_tensor(self, index: int = 0) -> np.ndarray:
+    def get_output_tensor(self, index: int = 0) -> Tensor:
         i = output_index(self._outs, self._compiled.output_names, index)
-        return self._last_outputs()[i]
+        return Tensor.wrap(self._last_outputs()[i], self._outs[i].element_type)
 
     def set_tensor(self, key: str | int | Output, value: Any) -> None:
-        """Set an input's array (checked: element type and shape within the input's range)."""
+        """Set an input's data (a Tensor, shared, or an array; checked: element type and shape within the input's
+        range), or the Tensor an output is written into."""
         kind, index = self._port(key)
         if kind == "output":
-            raise InferenceError(f"'{self._compiled.output_names[index]}' is an output; outputs are produced by "
-                                 "the inference, set_tensor takes inputs")
-        self.set_input_tensor(index, value)
+            self.set_output_tensor(index, value)
+        else:
+            self.set_input_tensor(index, value)
 
     def set_input_tensor(self, index: int | Any = 0, value: Any = None) -> None:
-        """`set_input_tensor(i, array)`, or `set_input_tensor(array)` for a one-input model."""
+        """`set_input_tensor(i, tensor)`, or `set_input_tensor(tensor)` for a one-input model."""
         if value is None and not isinstance(index, (int, np.integer)):
             index, value = 0, index
         self._check_idle()
@@ -153,21 +166,51 @@ class InferRequest:
         self._inputs[i] = check_input(self._params[i], value)
 
     def set_input_tensors(self, inputs: Any) -> None:
-        """Set every input at once (a mapping or a sequence, as for `infer`)."""
+        """Set every input at once (a mapping or a sequence of Tensors/arrays, as for `infer`)."""
         self._check_idle()
         self._inputs = list(prepare_inputs(self._params, inputs))
 
+    def set_output_tensor(self, index: int | Any = 0, tensor: Any = None) -> None:
+        """`set_output_tensor(i, tensor)` (or `(tensor)` for a one-output model): later inferences write output
+        `i` into `tensor` (its shape follows the output's; its element type must be the output's)."""
+        if tensor is None and not isinstance(index, (int, np.integer)):
+            index, tensor = 0, index
+        self._check_idle()
+        i = output_index(self._outs, self._compiled.output_names, index)
+        if not isinstance(tensor, Tensor):
+            raise InferenceError(f"set_output_tensor: expected an irforge.Tensor for output "
+                                 f"'{self._compiled.output_names[i]}', got {type(tensor).__name__}")
+        want = self._outs[i].element_type
+        if tensor.element_type != want:
+            raise InferenceError(f"set_output_tensor: output '{self._compiled.output_names[i]}' is {want}, the "
+                                 f"tensor is {tensor.element_type}")
+        self._user_outputs[i] = tensor
+
+    def set_output_tensors(self, tensors: Any) -> None:
+        """A mapping output (index, name or port) -> Tensor, as `set_output_tensor` for each."""
+        for key, tensor in dict(tensors).items():
+            self.set_output_tensor(output_index(self._outs, self._compiled.output_names, key), tensor)
+
+    def set_tensors(self, tensors: Any, *more: Any) -> None:
+        """A mapping port/name -> Tensor, as `set_tensor` for each (a list of tensors for one batched input is
+        OpenVINO's remote-batch feature, not supported)."""
+        if more or not hasattr(tensors, "items"):
+            raise NotImplementedError("InferRequest.set_tensors(port, [tensors...]) (one tensor per batch item) is "
+                                      "not supported by irforge; pass one Tensor for the whole batch")
+        for key, value in tensors.items():
+            self.set_tensor(key, value)
+
     @property
-    def input_tensors(self) -> list[np.ndarray]:
+    def input_tensors(self) -> list[Tensor]:
         return [self.get_input_tensor(i) for i in range(len(self._inputs))]
 
     @property
-    def output_tensors(self) -> list[np.ndarray]:
-        return list(self._last_outputs())
+    def output_tensors(self) -> list[Tensor]:
+        return [self.get_output_tensor(i) for i in range(len(self._outs))]
 
     @property
     def results(self) -> InferResult:
-        """The outputs of the last inference, by output name, index or Output."""
+        """The outputs of the last inference, by port, output index or name."""
         return InferResult(self._outs, self._compiled.output_names, self._last_outputs())
 
     # ---- measurements
@@ -216,9 +259,12 @@ class InferRequest:
         return self._outputs
 
     def _execute(self, stream: Stream, arrays: list[np.ndarray]) -> None:
-        outputs = stream.runner.run(arrays)
+        outputs = list(stream.runner.run(arrays))
         self._perf = stream.runner.perf_counts() if self._compiled._profile else []
-        self._outputs = list(outputs)
+        for i, tensor in self._user_outputs.items():
+            tensor.copy_from(outputs[i])
+            outputs[i] = tensor.data
+        self._outputs = outputs
         self._stream = stream.index
         self._latency_s = time.perf_counter() - self._started
 
@@ -239,3 +285,9 @@ class InferRequest:
         error, self._error = self._error, None
         if error is not None:
             raise error
+
+
+def _check_flags(**flags: object) -> None:
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise InferenceError(f"{name}: expected True or False, got {value!r}")

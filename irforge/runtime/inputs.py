@@ -10,6 +10,7 @@ import numpy as np
 from irforge.errors import InferenceError
 from irforge.ir.graph import Model, Output
 from irforge.ir.types import Type
+from irforge.runtime.tensor import Tensor
 
 
 def input_index(params: list[Output], key: object) -> int:
@@ -50,7 +51,7 @@ def prepare_inputs(model: Model | list[Output], inputs: Any) -> list[np.ndarray]
     """User inputs (a mapping keyed by name/index/Output, a sequence in model order, or one array for a one-input
     model) as checked arrays in the model's Parameter order. `model`: the Model or its list of inputs."""
     params = model.inputs if isinstance(model, Model) else model
-    if isinstance(inputs, np.ndarray) or np.isscalar(inputs):
+    if isinstance(inputs, (np.ndarray, Tensor)) or np.isscalar(inputs):
         inputs = [inputs]
     if isinstance(inputs, Mapping):
         by_pos: list[Any] = [None] * len(params)
@@ -85,6 +86,8 @@ def describe_array(arr: np.ndarray) -> str:
 def check_input(param: Output, value: Any) -> np.ndarray:
     """`value` as an array of the input's element type and a shape within its (partial) shape."""
     et = param.element_type
+    if isinstance(value, Tensor):
+        value = value.data
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr is not value and et.dtype is not None and arr.dtype != et.dtype:
         arr = arr.astype(et.dtype)  # plain Python values take the input's type

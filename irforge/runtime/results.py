@@ -1,4 +1,5 @@
-"""The mapping a compiled model returns: keyed by output tensor names, output index, or Output."""
+"""The mapping an inference returns, as OpenVINO's OVDict: keyed by the output ports, and looked up by port,
+output index or tensor name (`r[compiled.output(0)]`, `r[0]`, `r["logits"]`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -8,9 +9,10 @@ import numpy as np
 from irforge.ir.graph import Output
 
 
-class InferResult(Mapping[object, np.ndarray]):
-    """Outputs of one inference. `r["logits"]`, `r[0]` and `r[model.output(0)]` all work; iteration yields
-    each output's primary name (`Model.output_names`)."""
+class InferResult(Mapping[Output, np.ndarray]):
+    """Outputs of one inference. Iteration and `keys()` give the output ports (as OpenVINO's OVDict does);
+    `names()` their tensor names, `to_dict()` port -> array, `to_tuple()` the arrays; `by_name()` gives each
+    output's primary name -> array (`Model.output_names`)."""
 
     def __init__(self, outputs: Sequence[Output], names: Sequence[str], values: Sequence[np.ndarray]) -> None:
         self._outputs = list(outputs)
@@ -29,26 +31,45 @@ class InferResult(Mapping[object, np.ndarray]):
                 for i, (out, name) in enumerate(zip(self._outputs, self._names)):
                     for k in [name, *sorted(out.names), i]:
                         self._index.setdefault(k, i)
-            if key in self._index:
+            if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+                key = int(key)
+            if isinstance(key, (str, int)) and key in self._index:
                 return self._index[key]
         shown = key.name if isinstance(key, Output) else key
-        raise KeyError(f"no output {shown!r}; outputs are {', '.join(self.names)}")
-
-    @property
-    def names(self) -> list[str]:
-        return list(self._names)
+        raise KeyError(f"no output {shown!r}; outputs are {', '.join(self._names)}")
 
     def __getitem__(self, key: object) -> np.ndarray:
         return self._values[self._key(key)]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
+    def __contains__(self, key: object) -> bool:
+        try:
+            self._key(key)
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[Output]:
+        return iter(self._outputs)
 
     def __len__(self) -> int:
         return len(self._values)
 
+    def names(self) -> tuple[set[str], ...]:
+        """Each output's tensor names (OpenVINO's `OVDict.names()`)."""
+        return tuple(set(o.names) or {n} for o, n in zip(self._outputs, self._names))
+
+    def to_dict(self) -> dict[Output, np.ndarray]:
+        return dict(zip(self._outputs, self._values))
+
+    def to_tuple(self) -> tuple[np.ndarray, ...]:
+        return tuple(self._values)
+
+    def by_name(self) -> dict[str, np.ndarray]:
+        """Each output's primary name -> its array."""
+        return dict(zip(self._names, self._values))
+
     def values_list(self) -> list[np.ndarray]:
         return list(self._values)
 
-    def to_dict(self) -> dict[str, np.ndarray]:
-        return dict(zip(self.names, self._values))
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{o!r}: {v!r}" for o, v in zip(self._outputs, self._values)) + "}"

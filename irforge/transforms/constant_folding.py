@@ -2,18 +2,29 @@
 whose elements are known though the shape is partly dynamic) become Constants, computed with the ops' own
 reference kernels. Decompression Converts (FP16 weights) and weight dequantization
 chains (i8/u8/i4/u4 Constant -> Convert -> [Subtract zero point] -> Multiply scale) stay, as in OpenVINO
-(KeepConstPrecision, MarkDequantizationSubgraph), so compressed and quantized weights remain compressed."""
+(KeepConstPrecision, MarkDequantizationSubgraph), so compressed and quantized weights remain compressed.
+
+Folding never allocates more than MAX_FOLD_BYTES (512 MiB) per node: enough for the largest weights real models
+build in-graph (VGG-19's 25088x4096 f32 FC weight, 392 MiB, made by ConstantOfShape in onnx's light models), far
+below what a folding bomb asks for. A node whose inferred outputs would be larger (a ConstantOfShape/Expand/Tile/Range of a few bytes that asks for gigabytes), or whose output size is not
+known and whose constant inputs are larger, stays an op computed at run time. A node whose reference kernel
+fails on its constant inputs also stays unfolded (inference or the device reports it, with the node's name)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from irforge.ir.graph import Model, Node, constant
 from irforge.ir.ops.shape_ops import partial_value
-from irforge.ir.types import Type
+from irforge.ir.shape import PartialShape
+from irforge.ir.types import ElementType, Type
 from irforge.transforms.base import Pass
 from irforge.transforms.graph_edit import erase_if_dead, refresh_shapes
 
 _NEVER_FOLD = {"Parameter", "Result", "Constant", "RandomUniform", "ReadValue", "Assign", "FakeQuantize"}
+
+MAX_FOLD_BYTES = 512 << 20  # the largest value one folded node may produce (all its outputs together)
 
 
 _QUANTIZED_WEIGHT_TYPES = (Type.i8, Type.u8, Type.i4, Type.u4)
@@ -67,8 +78,27 @@ def _known_shape_elements(node: Node) -> list[np.ndarray] | None:
     return [np.array(elems, dtype=out.element_type.dtype).reshape(out.shape.to_shape())]
 
 
+def _nbytes(shape: PartialShape, et: ElementType) -> int | None:
+    """Bytes of a value of `shape` (None when its size is not known yet)."""
+    if not shape.is_static:
+        return None
+    return (math.prod(shape.to_shape()) * max(et.bits, 8) + 7) // 8
+
+
+def _too_large(node: Node) -> bool:
+    """Whether folding `node` could allocate more than MAX_FOLD_BYTES: its outputs' inferred sizes, or, when
+    one is unknown (data-dependent, as NonZero's), its constant inputs' sizes, bound what it produces."""
+    sizes = [_nbytes(o.shape, o.element_type) for o in node.outputs]
+    if all(size is not None for size in sizes):
+        return sum(sizes) > MAX_FOLD_BYTES  # type: ignore[arg-type]
+    return sum(src.node.data.nbytes for src in node.inputs
+               if src.node.type == "Constant" and src.node.data is not None) > MAX_FOLD_BYTES
+
+
 def _folded_values(node: Node) -> list[np.ndarray] | None:
-    """The node's output values if they are known now, else None."""
+    """The node's output values if they are known now (and not too large to compute), else None."""
+    if _too_large(node):
+        return None
     if node.type == "ShapeOf":
         shape = node.inputs[0].shape
         if not shape.is_static:
@@ -80,7 +110,10 @@ def _folded_values(node: Node) -> list[np.ndarray] | None:
             return _known_shape_elements(node)
         assert src.node.data is not None
         values.append(src.node.data)
-    return node.op.evaluate(node, values)
+    try:
+        return node.op.evaluate(node, values)
+    except Exception:  # e.g. a Range with step 0: left to inference / the device, which name the node
+        return None
 
 
 class ConstantFolding(Pass):

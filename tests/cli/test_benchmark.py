@@ -54,7 +54,7 @@ def test_dynamic_batch_defaults_to_one_and_b_sets_it(tmp_path: Path, capsys: pyt
     assert data["inputs"][0]["shape"] == [2, 3, 64, 64] and data["irforge"]["batch"] == 2
     assert data["irforge"]["throughput_fps"] == pytest.approx(2 * 2 * 1000 / data["irforge"]["duration_ms"])
     xml = tmp_path / "ir" / "m.xml"
-    irforge.save_model(irforge.convert_model(str(EXAMPLE), input_shape="[?,3,64,64]"), xml)
+    irforge.save_model(irforge.convert_model(str(EXAMPLE), input_shape="[?,3,64,64]"), xml, compress_to_fp16=False)
     code, out, err = _run(capsys, str(xml), "-d", "REF", "-n", "1")
     assert code == 0, err
     assert "dynamic batch of image set to 1" in out and "Input: image f32[1,3,64,64]" in out
@@ -116,7 +116,7 @@ def test_compare_onnxruntime_openvino(hint: str, tmp_path: Path, capsys: pytest.
 def test_compare_on_ir_skips_onnxruntime(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("openvino")
     xml = tmp_path / "m.xml"
-    irforge.save_model(irforge.convert_model(str(EXAMPLE), input_shape="[1,3,64,64]"), xml)
+    irforge.save_model(irforge.convert_model(str(EXAMPLE), input_shape="[1,3,64,64]"), xml, compress_to_fp16=False)
     code, out, err = _run(capsys, str(xml), "-d", "REF", "-n", "2", "--compare", "ort,ov", "--hint", "throughput",
                           "--json", str(tmp_path / "x.json"))
     assert code == 0, err

@@ -197,7 +197,7 @@ def test_topk_shapes() -> None:
     x = parameter(Type.f32, [2, 8], "x")
     k = parameter(Type.i64, [], "k")
     node = make("TopK", [x.output(0), k.output(0)], axis=1, mode="max", sort="value")
-    assert str(node.output(0).shape) == "2,0..8" and node.output(1).element_type == Type.i32
+    assert str(node.output(0).shape) == "2,..8" and node.output(1).element_type == Type.i32
     with pytest.raises(GraphError, match="stable"):
         make("TopK", [x.output(0), k.output(0)], axis=1, mode="max", sort="none", stable=True)
     with pytest.raises(GraphError, match="scalar"):
@@ -283,13 +283,15 @@ def _onnx_check(op: str, opset: int, inputs: dict[str, np.ndarray], n_out: int =
 X4 = RNG.normal(0, 2, (2, 3, 4, 5)).astype(np.float32)
 
 
-@pytest.mark.parametrize("op", ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                                "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ReduceSum"])
-@pytest.mark.parametrize("opset", [11, 13])
+_AXES_ATTRIBUTE_OPS = ["ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                       "ReduceLogSumExp", "ReduceSumSquare", "ReduceSum"]
+
+
+# ReduceSum-13 takes its axes as an input, not an attribute: that pair is not generated
+@pytest.mark.parametrize("op,opset", [(op, opset) for opset in (11, 13) for op in _AXES_ATTRIBUTE_OPS
+                                      if (op, opset) != ("ReduceSum", 13)])
 @pytest.mark.parametrize("axes,keep", [([1, -1], 0), (None, 1)])
 def test_onnx_reduce_axes_attribute(op: str, opset: int, axes: list[int] | None, keep: int) -> None:
-    if op == "ReduceSum" and opset == 13:
-        pytest.skip("ReduceSum takes its axes as an input from opset 13")
     x = np.abs(X4) + 0.5 if op == "ReduceLogSum" else X4
     attrs = {"keepdims": keep} | ({"axes": axes} if axes is not None else {})
     _onnx_check(op, opset, {"x": x}, dims={"x": ["n", 3, 4, 5]}, **attrs)

@@ -27,7 +27,7 @@ def convert_with_report(onnx_model: str | os.PathLike[str] | onnx.ModelProto, xm
     source = onnx_model if isinstance(onnx_model, onnx.ModelProto) else str(onnx_model)
     model, report = convert(source, ConvertOptions(validate=True))
     model.validate()
-    irforge.save_model(model, xml_path)
+    irforge.save_model(model, xml_path, compress_to_fp16=False)
     back = irforge.read_model(xml_path)
     back.validate()
     return back, report

@@ -83,7 +83,8 @@ def test_available_devices_and_default() -> None:
     core = irforge.Core()
     assert "REF" in core.available_devices
     assert core.available_devices == ["CPU", "REF"]
-    assert inspect.signature(core.compile_model).parameters["device"].default == "CPU"
+    assert inspect.signature(core.compile_model).parameters["device_name"].default is None  # OpenVINO's: AUTO
+    assert core.compile_model(Model([], [])).get_property("EXECUTION_DEVICES") == ["CPU"]
     assert isinstance(core.get_property("REF", "FULL_DEVICE_NAME"), str)
     assert core.get_property("REF", "INFERENCE_PRECISION_HINT") == "f32"
     with pytest.raises(OptionError, match=r"unknown device 'GPU' \(available: .*REF"):
@@ -99,7 +100,9 @@ def test_results_by_name_index_and_output(device: str, source: onnx.ModelProto, 
     _close([res["feat"], res["proj"]], want)
     assert res[0] is res["feat"] and res[1] is res["proj"]
     assert res[compiled.output(1)] is res["proj"] and res[compiled.outputs[0]] is res["feat"]
-    assert list(res) == ["feat", "proj"] and len(res) == 2
+    assert list(res) == compiled.outputs and len(res) == 2  # keyed by port, as OpenVINO's OVDict
+    assert res.names() == ({"feat"}, {"proj"}) and list(res.by_name()) == ["feat", "proj"]
+    assert res.to_tuple() == (res[0], res[1]) and list(res.to_dict()) == compiled.outputs
     with pytest.raises(KeyError, match="no output 'nope'"):
         res["nope"]
     # positional, Output-keyed and single-array forms
@@ -121,18 +124,19 @@ def test_infer_request_reuse_and_tensors(device: str, source: onnx.ModelProto, m
     r2 = request.infer(second)
     _close(r2.values_list(), run_ort(source, second))
     np.testing.assert_array_equal(r1["feat"], kept)  # outputs belong to the caller: a later run leaves them alone
-    assert request.results["proj"] is request.get_output_tensor(1) is request.get_tensor("proj")
-    assert request.get_tensor("x") is request.get_input_tensor(0)
-    np.testing.assert_array_equal(request.get_input_tensor(1), second["v"])
+    assert request.results["proj"] is request.get_output_tensor(1).data is request.get_tensor("proj").data
+    assert request.get_tensor("x").data is request.get_input_tensor(0).data
+    np.testing.assert_array_equal(request.get_input_tensor(1).data, second["v"])
+    assert request.get_output_tensor(1).shape == list(request.results["proj"].shape)
     # tensors set once, inference without inputs; in-place filling of a request's input array
     request.set_tensor("x", first["x"])
     request.set_input_tensor(1, first["v"])
     _close(request.infer().values_list(), run_ort(source, first))
     fresh = compiled.create_infer_request()
-    fresh.get_input_tensor(0)[...] = second["x"]
-    fresh.get_tensor("v")[...] = second["v"]
+    fresh.get_input_tensor(0).data[...] = second["x"]
+    fresh.get_tensor("v").data[...] = second["v"]
     _close(fresh.infer().values_list(), run_ort(source, second))
-    with pytest.raises(InferenceError, match="'feat' is an output"):
+    with pytest.raises(InferenceError, match="set_output_tensor: expected an irforge.Tensor for output 'feat'"):
         request.set_tensor("feat", first["v"])
     with pytest.raises(InferenceError, match="no input or output 'zzz'"):
         request.get_tensor("zzz")
@@ -287,7 +291,7 @@ def test_throughput_default_matches_openvino_on_this_machine(model: Model, tmp_p
     ov = pytest.importorskip("openvino")
     if host.physical_cores() > 4:
         pytest.skip("OpenVINO's bandwidth heuristic may differ from the plain formula on bigger hosts")
-    irforge.save_model(model, tmp_path / "m.xml")
+    irforge.save_model(model, tmp_path / "m.xml", compress_to_fp16=False)
     compiled = ov.Core().compile_model(str(tmp_path / "m.xml"), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
     mine = irforge.Core().compile_model(model, "REF", {"PERFORMANCE_HINT": "THROUGHPUT"})
     assert mine.get_property("NUM_STREAMS") == int(compiled.get_property("NUM_STREAMS"))

@@ -121,6 +121,8 @@ class NodeContext:
         from irforge.frontends.onnx.converter import GraphConverter
 
         g = self.attr(attr_name)
+        if not isinstance(g, onnx.GraphProto):
+            raise self.unsupported(f"attribute '{attr_name}' is not a graph")
         sub = GraphConverter(g, self.conv.opsets, parent=self.conv, name=f"{self.name}/{attr_name}", inline=inline)
         model = sub.convert()
         return SubGraph(model, [outer for outer, _ in sub.captured], len(g.input))

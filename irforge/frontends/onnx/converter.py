@@ -8,6 +8,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
+from onnx.checker import ValidationError
 
 from irforge.errors import GraphError, IRForgeError, ModelReadError, UnsupportedOpsError
 from irforge.frontends.onnx.context import NodeContext, UnsupportedAttribute
@@ -21,17 +22,67 @@ class _Poisoned(Exception):
 
 
 def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
-    """Load an ONNX file; missing, non-ONNX and truncated files raise ModelReadError naming the file."""
+    """Load an ONNX file (external data included); missing, non-ONNX and truncated files, and external data that
+    is missing or lies outside the model's folder, raise ModelReadError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ModelReadError(f"{p}: no such file")
     try:
         model = onnx.load(str(p))
-    except (DecodeError, ValueError, RuntimeError, OSError) as e:
-        raise ModelReadError(f"{p}: not a valid ONNX model ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'decode error'})") from None
+    except ValidationError as e:  # external data: missing, `../`, an absolute path, beyond the end of its file
+        raise ModelReadError(f"{p}: bad external data ({_first_line(e)})") from None
+    except (DecodeError, ValueError, RuntimeError, OSError, TypeError, UnicodeDecodeError) as e:
+        reason = _first_line(e) or "decode error"
+        raise ModelReadError(f"{p}: not a valid ONNX model ({type(e).__name__}: {reason})") from None
     if not model.graph.node and not model.graph.output:
         raise ModelReadError(f"{p}: not a valid ONNX model (empty or truncated graph)")
     return model
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def check_names(model: onnx.ModelProto, source: str) -> None:
+    """Names must be text. The protobuf hands back `bytes` for a string field that is not valid UTF-8: node
+    and graph names (labels only; irforge keeps them unique) are decoded with U+FFFD replacement, in `model`
+    itself; tensor names,
+    op types, domains and attribute names (which wire the graph or select translators, where a lossy decoding
+    could merge two different names) are rejected with an error naming the node."""
+    _check_graph_names(model.graph, source)
+    for imp in model.opset_import:
+        if isinstance(imp.domain, bytes):
+            raise ModelReadError(f"{source}: an opset_import domain {imp.domain!r} is not valid UTF-8")
+
+
+def _check_graph_names(graph: onnx.GraphProto, source: str) -> None:
+    if isinstance(graph.name, bytes):
+        graph.name = graph.name.decode("utf-8", "replace")
+
+    def check(value: object, what: str) -> None:
+        if isinstance(value, bytes):
+            raise ModelReadError(f"{source}: {what} {value!r} is not valid UTF-8")
+
+    for kind, infos in (("input", graph.input), ("output", graph.output), ("value_info", graph.value_info),
+                        ("initializer", graph.initializer)):
+        for vi in infos:
+            check(vi.name, f"graph '{graph.name}' {kind} name")
+    for i, node in enumerate(graph.node):
+        if isinstance(node.name, bytes):
+            node.name = node.name.decode("utf-8", "replace")
+        where = f"node '{node.name or '#' + str(i)}'"
+        for name in list(node.input) + list(node.output):
+            check(name, f"{where}: tensor name")
+        check(node.op_type, f"{where}: op type")
+        check(node.domain, f"{where}: domain")
+        for a in node.attribute:
+            check(a.name, f"{where}: attribute name")
+            if a.type == onnx.AttributeProto.GRAPH:
+                _check_graph_names(a.g, source)
+            elif a.type == onnx.AttributeProto.GRAPHS:
+                for g in a.graphs:
+                    _check_graph_names(g, source)
 
 
 def opset_map(model: onnx.ModelProto) -> dict[str, int]:
@@ -41,6 +92,19 @@ def opset_map(model: onnx.ModelProto) -> dict[str, int]:
     if "" not in out:
         out[""] = onnx.defs.onnx_opset_version() if model.ir_version == 0 else 1
     return out
+
+
+MIN_OPSET = 1  # the translators read the attribute forms of old opsets too, or report them as unsupported
+
+
+def check_opset(opsets: dict[str, int], source: str) -> None:
+    """The default domain's opset must be one irforge translates: MIN_OPSET to the newest the installed `onnx`
+    knows."""
+    newest = onnx.defs.onnx_opset_version()
+    version = opsets[""]
+    if not MIN_OPSET <= version <= newest:
+        raise UnsupportedOpsError(f"{source}: ONNX opset {version} is not supported (irforge converts opsets "
+                                  f"{MIN_OPSET} to {newest})")
 
 
 def find_unsupported(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[tuple[str, str]]:
@@ -83,6 +147,7 @@ class GraphConverter:
         self.params: list[Node] = []
         self.failures: list[tuple[str, str, str]] = []  # (op, node name, reason)
         self.names: set[str] = set() if parent is None else parent.names
+        self.producers: dict[str, str] = {}  # tensor name -> what produces it in this graph (SSA check)
 
     def unique_name(self, base: str) -> str:
         name, k = base, 1
@@ -91,6 +156,15 @@ class GraphConverter:
             name = f"{base}_{k}"
         self.names.add(name)
         return name
+
+    def produce(self, tensor: str, by: str) -> None:
+        """Record that `by` produces `tensor`: ONNX graphs are single-assignment, so a second producer (two
+        nodes writing one tensor, a node writing a graph input or an initializer) is an error."""
+        first = self.producers.get(tensor) or ("initializer" if tensor in self.initializers and
+                                                by != "graph input" else None)
+        if first is not None:
+            raise GraphError(f"ONNX graph '{self.name}': tensor '{tensor}' is produced twice (by {first} and by {by})")
+        self.producers[tensor] = by
 
     def get(self, name: str) -> Output:
         if name in self.values:
@@ -115,10 +189,13 @@ class GraphConverter:
         raise GraphError(f"ONNX graph '{self.name}': tensor '{name}' is used but never produced")
 
     def convert(self) -> Model:
+        if not self.graph.output:
+            raise GraphError(f"ONNX graph '{self.name}' has no outputs")
         for vi in self.graph.input:
             if vi.name in self.initializers:
                 continue  # opset < 9 style: weights listed as inputs are constants
             et, shape = value_info_type(vi)
+            self.produce(vi.name, "graph input")
             p = parameter(et, shape, self.unique_name(vi.name))
             p.output(0).names = {vi.name}
             self.params.append(p)
@@ -141,6 +218,9 @@ class GraphConverter:
         fn = find_translator(domain, node.op_type, opset)
         assert fn is not None  # find_unsupported ran first
         name = self.unique_name(node.name or f"{node.op_type}_{index}")
+        for o in node.output:
+            if o:
+                self.produce(o, f"node '{name}'")
         ctx = NodeContext(self, node, opset, name)
         try:
             outs = fn(ctx)
@@ -175,11 +255,11 @@ class GraphConverter:
 
 def convert_model(model: "str | os.PathLike[str] | onnx.ModelProto") -> Model:
     """Convert an ONNX model (a path or a ModelProto) to an irforge Model."""
-    if isinstance(model, onnx.ModelProto):
-        proto, name = model, model.graph.name or "model"
-    else:
-        proto, name = load_onnx(model), Path(model).stem
+    proto, source = (model, "ONNX model") if isinstance(model, onnx.ModelProto) else (load_onnx(model), str(model))
+    check_names(proto, source)
+    name = (proto.graph.name or "model") if isinstance(model, onnx.ModelProto) else Path(model).stem
     opsets = opset_map(proto)
+    check_opset(opsets, source)
     missing = find_unsupported(proto.graph, opsets)
     if missing:
         raise UnsupportedOpsError(f"Unsupported ONNX ops: {format_unsupported(missing)}")

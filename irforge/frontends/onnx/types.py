@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import onnx
 
-from irforge.errors import UnsupportedOpsError
+from irforge.errors import ModelReadError, UnsupportedOpsError
 from irforge.ir.shape import Dimension, PartialShape
 from irforge.ir.types import ElementType, Type
 
@@ -35,7 +35,10 @@ def element_type(onnx_type: int, what: str = "tensor") -> ElementType:
         return Type.dynamic
     et = _ONNX_TO_IR.get(onnx_type)
     if et is None:
-        name = onnx.TensorProto.DataType.Name(onnx_type)
+        try:
+            name = onnx.TensorProto.DataType.Name(onnx_type)
+        except ValueError:  # a number no ONNX version defines
+            raise UnsupportedOpsError(f"{what}: unknown ONNX element type {onnx_type}") from None
         raise UnsupportedOpsError(f"{what}: unsupported ONNX element type {name}")
     return et
 
@@ -53,5 +56,12 @@ def value_info_type(vi: onnx.ValueInfoProto) -> tuple[ElementType, PartialShape]
     et = element_type(tt.elem_type, f"tensor '{vi.name}'")
     if not tt.HasField("shape"):
         return et, PartialShape(None)
-    dims = [Dimension(d.dim_value, d.dim_value) if d.HasField("dim_value") else Dimension() for d in tt.shape.dim]
+    dims = []
+    for i, d in enumerate(tt.shape.dim):
+        if not d.HasField("dim_value") or d.dim_value == -1:  # -1: some exporters' spelling of a dynamic dim
+            dims.append(Dimension())
+        elif d.dim_value < 0:
+            raise ModelReadError(f"tensor '{vi.name}': dimension {i} is {d.dim_value} (dims are >= 0, or dynamic)")
+        else:
+            dims.append(Dimension(d.dim_value, d.dim_value))
     return et, PartialShape(dims)

@@ -78,6 +78,13 @@ def from_compute(res: np.ndarray, et: ElementType) -> np.ndarray:
     return as_dtype(np.asarray(res), et)
 
 
+def reject_strings(node: "Node") -> None:
+    """Element-wise arithmetic and logic take numbers (OpenVINO refuses such an op on a string tensor)."""
+    for i, src in enumerate(node.inputs):
+        if src.element_type == Type.string:
+            raise GraphError(f"node '{node.name}' ({node.type}): input {i} is a string tensor; this op takes numbers")
+
+
 class UnaryOp(OpSpec):
     """y = fn(x), same type and shape. Subclasses set `fn` (a NumPy function) or override `evaluate`."""
 
@@ -87,6 +94,7 @@ class UnaryOp(OpSpec):
 
     def infer(self, node: "Node") -> list[TypedShape]:
         self.check_inputs(node)
+        reject_strings(node)
         return same_as_input(node)
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -102,10 +110,13 @@ class BinaryElementwise(OpSpec):
     min_inputs = 2
     max_inputs = 2
     result_boolean: ClassVar[bool] = False
+    accepts_string: ClassVar[bool] = False  # comparisons of strings (Equal) are fine; arithmetic and logic are not
     fn: ClassVar[Callable[[np.ndarray, np.ndarray], np.ndarray] | None] = None
 
     def infer(self, node: "Node") -> list[TypedShape]:
         self.check_inputs(node)
+        if not self.accepts_string:
+            reject_strings(node)
         et = merged_type(node)
         a, b = node.inputs[0].shape, node.inputs[1].shape
         if node.attrs.get("auto_broadcast", "numpy") == "none":

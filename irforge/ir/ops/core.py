@@ -22,6 +22,7 @@ class Parameter(OpSpec):
     max_inputs = 0
 
     def infer(self, node: "Node") -> list[TypedShape]:
+        self.check_inputs(node)
         return [(node.attrs["element_type"], node.attrs["shape"])]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -36,6 +37,7 @@ class Result(OpSpec):
     max_inputs = 1
 
     def infer(self, node: "Node") -> list[TypedShape]:
+        self.check_inputs(node)
         return []
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -53,6 +55,7 @@ class Constant(OpSpec):
     max_inputs = 0
 
     def infer(self, node: "Node") -> list[TypedShape]:
+        self.check_inputs(node)
         return [(node.attrs["element_type"], PartialShape(node.attrs["shape"]))]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:

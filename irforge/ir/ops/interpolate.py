@@ -195,8 +195,10 @@ def interpolate(x: np.ndarray, plan: Resize, attrs: dict[str, Any]) -> np.ndarra
         if len(plan.axes) != 2:
             raise GraphError(f"Interpolate {mode} needs exactly two axes, got {plan.axes}")
         y = x.astype(np.float64)
-        for axis, _ in reversed(resized):  # horizontal (W) pass first, then vertical (H), as Pillow does
-            idx, w = pillow_taps(plan.out_shape[axis], y.shape[axis], mode == "bicubic_pillow", attrs["cube_coeff"])
+        # horizontal (W) pass first, then vertical (H), as Pillow does; bicubic_pillow is Pillow's a = -0.5
+        # whatever cube_coeff says (cube_coeff is the `cubic` mode's), as in OpenVINO's reference
+        for axis, _ in reversed(resized):
+            idx, w = pillow_taps(plan.out_shape[axis], y.shape[axis], mode == "bicubic_pillow", -0.5)
             y = apply_taps(y, axis, idx, w)
             if integral:
                 y = _round_clip(y, x.dtype)

@@ -33,6 +33,13 @@ def broadcast_operands(node: "Node") -> PartialShape:
 
 class Comparison(BinaryElementwise):
     result_boolean = True
+    accepts_string = True
+
+
+class Logical(Comparison):
+    """Boolean logic: boolean results like a comparison, but of booleans (no strings)."""
+
+    accepts_string = False
 
 
 @register
@@ -78,19 +85,19 @@ class LogicalNot(UnaryOp):
 
 
 @register
-class LogicalAnd(Comparison):
+class LogicalAnd(Logical):
     type_name = "LogicalAnd"
     fn = staticmethod(np.logical_and)
 
 
 @register
-class LogicalOr(Comparison):
+class LogicalOr(Logical):
     type_name = "LogicalOr"
     fn = staticmethod(np.logical_or)
 
 
 @register
-class LogicalXor(Comparison):
+class LogicalXor(Logical):
     """Specified as LogicalXor-1, but OpenVINO writes it with version `opset2` (and reads either);
     `LogicalXorOpset1` below reads files that say `opset1`."""
 

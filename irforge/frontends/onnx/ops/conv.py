@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from irforge.errors import GraphError
 from irforge.frontends.onnx.context import NodeContext
 from irforge.frontends.onnx.registry import onnx_op
 from irforge.ir.graph import Output
@@ -47,6 +48,18 @@ def stored_value(value: Output) -> np.ndarray | None:
     return value.node.data if value.node.type == "Constant" else None
 
 
+def _groups(ctx: NodeContext, w: Output) -> int:
+    """The `group` attribute, checked: a positive integer dividing the weights' first (output/input channel)
+    axis."""
+    groups = int(ctx.attr("group", 1))
+    if groups < 1:
+        raise GraphError(f"group={groups} must be a positive integer")
+    if groups > 1 and w.shape.rank_is_static and w.shape.rank > 0 and w.shape[0].is_static \
+            and w.shape[0].get_length() % groups:
+        raise GraphError(f"group={groups} does not divide the {w.shape[0].get_length()} filters of weights {w.shape}")
+    return groups
+
+
 def _grouped_filters(ctx: NodeContext, w: Output, groups: int) -> Output:
     """Split the first weights axis into (groups, rest): [G*A, B, *K] -> [G, A, B, *K]."""
     value = stored_value(w)
@@ -83,7 +96,7 @@ def conv(ctx: NodeContext) -> Output:
     '<node>/WithoutBiases', as OpenVINO's frontend does."""
     x, w = ctx.input(0), ctx.input(1)
     attrs = window_attrs(ctx, num_spatial(ctx, (x, 2), (w, 2)))
-    groups = int(ctx.attr("group", 1))
+    groups = _groups(ctx, w)
     if groups > 1:
         node = ctx.make("GroupConvolution", [x, _grouped_filters(ctx, w, groups)], **attrs)
     else:
@@ -129,7 +142,7 @@ def conv_transpose(ctx: NodeContext) -> Output:
         output_padding = [p - min(e, 0) for p, e in zip(output_padding, ends)]
     elif auto_pad == "valid":
         attrs.update(auto_pad="explicit", pads_begin=[0] * nsp, pads_end=[0] * nsp)
-    groups = int(ctx.attr("group", 1))
+    groups = _groups(ctx, w)
     if groups > 1:
         out_node = ctx.op("GroupConvolutionBackpropData", x, _grouped_filters(ctx, w, groups),
                           output_padding=output_padding, **attrs)

@@ -73,17 +73,19 @@ def flatten(ctx: NodeContext) -> Output:
 
 def _flatten_target(head: list[int], tail: list[int]) -> tuple[list[int], bool] | None:
     """A Reshape target and its special_zero for Flatten when the known dims allow one (-1 marks a dynamic
-    dim). A computed -1 is avoided next to a zero-sized product, where it would be ambiguous."""
-    if -1 not in head + tail:
+    dim). The target stays valid when the model is reshaped later, as OpenVINO's frontend keeps Flatten
+    reshapable: a one-dim head is kept with a special zero and the tail becomes -1, rather than baking the
+    static sizes in. A computed -1 is avoided next to a zero-sized product, where it would be ambiguous."""
+    if -1 not in head + tail and math.prod(head + tail) == 0:
         return [math.prod(head), math.prod(tail)], False
     if not head or not tail:
         return ([1, -1] if not head else [-1, 1]), False
     if len(head) == 1:
         return [0, -1], True
-    if -1 not in tail and math.prod(tail) > 0:
-        return [-1, math.prod(tail)], False
     if -1 not in head and math.prod(head) > 0:
         return [math.prod(head), -1], False
+    if -1 not in tail and math.prod(tail) > 0:
+        return [-1, math.prod(tail)], False
     return None
 
 

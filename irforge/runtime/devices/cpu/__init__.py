@@ -19,7 +19,24 @@ Trace functions keep that layout: convolutions are traced with channels-last wei
 hand NHWC tensors to the ATen ops between them (with planar weights a planar model input made every partition
 boundary NCHW, a reorder on each side).
 
-Precision: f32, or bf16 with INFERENCE_PRECISION_HINT=bf16 (precision.py; emulated where the CPU lacks bf16).
+Precision: f32, or bf16 with INFERENCE_PRECISION_HINT=bf16 (precision.py; emulated where the CPU lacks bf16). The
+default is bf16 where the CPU has native bf16 (AVX512-BF16 or AMX, as OpenVINO decides; config.py), else f32: code
+that needs f32 results whatever the CPU (quantization's statistics and validation, `irforge infer`) asks for f32.
+
+NaN (one rule for f32 and bf16; bf16 rounding keeps NaN): NaN propagates as on REF. Every op gives NaN where REF
+does (element-wise ops, Sign, ReLU/Clamp/HSigmoid run by ATen, Maximum/Minimum, reductions, Softmax, normalizations,
+convolutions and matrix products with their bias and Sigmoid/HSwish/Swish/PReLU/GELU activations), and MaxPool skips
+NaN as REF and OpenVINO do: a NaN never wins its window, a window of NaN only gives the lowest finite value
+(lowerings/pooling.py; oneDNN's pooling does the same in a compiled segment). ONNX Runtime differs from REF there
+(its ReduceMax/ReduceMin skip NaN, its MaxPool keeps a NaN only when it opens the window). The one exception: a
+ReLU, Clamp or HSigmoid that oneDNN computes returns a bound for NaN, as OpenVINO's CPU plugin does for every
+ReLU/Clamp: fused into a convolution as its post-op (ReLU 0, Clamp its min, HSigmoid 1), or anywhere inside a
+compiled oneDNN Graph segment (also after a matrix product or an element-wise op; HSigmoid gates are traced as
+clamp(y / 6 + 0.5, 0, 1): 0). oneDNN's max/min-based kernels return the bound for NaN, and oneDNN Graph has no
+NaN-propagating ReLU, so propagating would mean unfusing every ReLU (MobileNetV2 at 224, 1 thread, eager steps:
+5.3 -> 6.0 ms) and taking them out of the compiled partitions. A segment compiles on its plan's first inference
+and each compiled piece must reproduce the eager steps, NaN positions included: a ReLU that meets NaN in that
+first inference stays in ATen (propagating) for good. tests/runtime/cpu/test_nan.py holds the rule.
 
 Threads (measured with torch 2.13 / GNU OpenMP on this 2-core AVX2 machine):
 * torch's intra-op thread count is per OS thread: `torch.set_num_threads(n)` sets the calling thread's OpenMP

@@ -19,6 +19,11 @@ from irforge.runtime.devices.cpu.tensors import constant_tensor
 _FLOAT = ("f32", "f16", "bf16", "f64")
 
 
+def _sign(x: torch.Tensor) -> torch.Tensor:
+    """Sign keeping NaN (REF and ONNX Runtime give NaN; torch.sign gives 0)."""
+    return torch.where(torch.isnan(x), x, torch.sign(x)) if x.is_floating_point() else torch.sign(x)
+
+
 def _round_half_away(x: torch.Tensor) -> torch.Tensor:
     return torch.copysign(torch.floor(torch.abs(x) + 0.5), x)
 
@@ -28,7 +33,7 @@ _UNARY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any] | None, bool]
     "Relu": (torch.relu, torch.relu_, True),
     "Abs": (torch.abs, torch.abs_, True),
     "Negative": (torch.neg, torch.neg_, True),
-    "Sign": (torch.sign, None, True),
+    "Sign": (_sign, None, True),
     "LogicalNot": (torch.logical_not, None, True),
     "Sigmoid": (torch.sigmoid, torch.sigmoid_, False),
     "Tanh": (torch.tanh, torch.tanh_, False),
