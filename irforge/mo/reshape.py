@@ -2,12 +2,14 @@
 so every node agrees (a node that cannot take the new shapes is named in the error)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from irforge.errors import GraphError, OptionError
 from irforge.ir.graph import Model, Output
 from irforge.ir.shape import Dimension, PartialShape
 from irforge.mo.options import InputSpec
+from irforge.transforms.smart_reshape import relax_reshapes_before_matmul
 
 
 def reinfer(model: Model) -> None:
@@ -38,14 +40,31 @@ def find_input(model: Model, name: str | None, index: int, option: str) -> Outpu
 
 
 def set_input_shapes(model: Model, specs: Sequence[InputSpec], option: str = "--input-shape") -> None:
-    """Give inputs new (partial) shapes; then re-infer the graph."""
-    for i, spec in enumerate(specs):
-        param = find_input(model, spec.name, i, option)
-        if spec.shape is not None:
-            param.node.attrs["shape"] = spec.shape
-        if spec.element_type is not None:
-            param.node.attrs["element_type"] = spec.element_type
-    reinfer(model)
+    """Give inputs new (partial) shapes; then re-infer the graph (see `_reshaped`)."""
+    params = [find_input(model, spec.name, i, option).node for i, spec in enumerate(specs)]
+    with _reshaped(model):
+        for spec, param in zip(specs, params):
+            if spec.shape is not None:
+                param.attrs["shape"] = spec.shape
+            if spec.element_type is not None:
+                param.attrs["element_type"] = spec.element_type
+
+
+@contextmanager
+def _reshaped(model: Model) -> Iterator[None]:
+    """Around a change of the Parameters: hard-coded Reshape targets are relaxed first (smart reshape, as
+    OpenVINO's Model.reshape does), the graph is re-inferred after; when a node cannot take the new shapes, the
+    Parameters get their old shapes and types back (and the graph its old shapes) before the error is raised."""
+    relax_reshapes_before_matmul(model)
+    saved = [(p, p.attrs["shape"], p.attrs["element_type"]) for p in model.parameters]
+    try:
+        yield
+        reinfer(model)
+    except BaseException:
+        for param, shape, et in saved:
+            param.attrs["shape"], param.attrs["element_type"] = shape, et
+        reinfer(model)
+        raise
 
 
 def set_batch(model: Model, batch: int, batch_axes: dict[str, int] | None = None) -> None:
@@ -57,11 +76,12 @@ def set_batch(model: Model, batch: int, batch_axes: dict[str, int] | None = None
         if not shape.rank_is_static or shape.rank == 0:
             raise OptionError(f"-b/--batch: input '{p.name}' has shape [{shape}] with no batch dimension; "
                               "use --input-shape instead")
-        axis = (batch_axes or {}).get(p.name, 0)
-        dims = list(shape.dims)
-        dims[axis] = Dimension.of(batch)
-        p.node.attrs["shape"] = PartialShape(dims)
-    reinfer(model)
+    with _reshaped(model):
+        for p in model.inputs:
+            axis = (batch_axes or {}).get(p.name, 0)
+            dims = list(p.node.attrs["shape"].dims)
+            dims[axis] = Dimension.of(batch)
+            p.node.attrs["shape"] = PartialShape(dims)
 
 
 def make_static(model: Model) -> None:
