@@ -422,3 +422,24 @@ def test_openvino_names_irforge_lacks_raise_not_implemented(path: str) -> None:
     assert not hasattr(target, name)
     with pytest.raises(NotImplementedError, match=rf"openvino\.{path.replace('.', '[.]')} is not supported by irforge"):
         getattr(target, name)
+
+
+# ---------------------------------------------------------------- models nobody here wrote
+def _light_reshaped(ov: Any, path: str) -> dict[str, Any]:
+    model = ov.Core().read_model(path)
+    port = model.input(0)
+    dims = [2] + [d.get_length() for d in list(port.get_partial_shape())[1:]]
+    model.reshape({port.get_any_name(): dims})
+    x = np.random.default_rng(4).standard_normal(dims).astype(np.float32)
+    y = ov.Core().compile_model(model, "CPU", F32)([x])[0]
+    return {"in": model.input(0).get_partial_shape().to_string(), "out": model.output(0).get_partial_shape().to_string(),
+            "y": y}
+
+
+@pytest.mark.parametrize("name", ["bvlc_alexnet", "inception_v2"])
+def test_shipped_models_reshape_to_a_new_batch(name: str) -> None:
+    """onnx's light models (caffe2 exports flattening to a hard-coded [1, K] before the classifier) reshaped to
+    batch 2 in both runtimes (smart reshape relaxes the flatten)."""
+    from tests.models import light
+
+    close(*both(_light_reshaped, str(light.LIGHT_DIR / f"light_{name}.onnx")))
