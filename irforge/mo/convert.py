@@ -98,7 +98,10 @@ def _preprocessing(model: Model, opts: ConvertOptions, layouts: dict[str | None,
 
 
 def _output_names(output: str | Sequence[str]) -> list[str]:
-    names = output.split(",") if isinstance(output, str) else list(output)
+    try:
+        names = output.split(",") if isinstance(output, str) else list(output)
+    except TypeError:  # not iterable (True, 3, ...): the message below names what was given
+        names = []
     if not names or any(not isinstance(n, str) or not n.strip() for n in names):
         raise OptionError(f"output: expected tensor names (a string 'a,b' or a list of strings), got {output!r}")
     return [n.strip() for n in names]

@@ -51,8 +51,15 @@ class DevicePolicy:
         return ["CPU", "REF"]
 
 
+# Statistics, validation and the accuracy-aware search compare the FP32 and INT8 models in f32 on every device: the
+# CPU device's own default is bf16 on CPUs with native bf16 (AVX512-BF16, AMX), which would make the ranges, the bias
+# corrections and the metrics depend on the CPU they were computed on (and the "bf16" fallback precision is simulated
+# in the model itself, not by the runtime).
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
 def compile_for(model: Model, device: str) -> CompiledModel:
-    return Core().compile_model(model, device)
+    return Core().compile_model(model, device, F32)
 
 
 class ModelRunner:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,32 @@ def test_convert_inspect_infer_example(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0
     got = np.load(tmp_path / "res" / "logits.npy")
     want = run_ort(str(EXAMPLE), {"image": x})[0]
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)  # f32 (infer's default) on every CPU
+
+
+def test_infer_writes_f32_outputs_on_a_cpu_that_defaults_to_bf16(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  simulate_cpu: Callable[[str], None]) -> None:
+    """On a CPU with native bf16 the CPU device defaults to bf16; `irforge infer` writes f32 results there too
+    (its --infer-precision defaults to f32), and --infer-precision bf16 asks for bf16."""
+    simulate_cpu("bf16")
+    rng = np.random.default_rng(1)
+    w = h.make_tensor("w", T.FLOAT, [8, 3, 3, 3], rng.standard_normal(8 * 27).astype(np.float32).tolist())
+    g = h.make_graph([h.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g",
+                     [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [1, 8, 8, 8])], [w])
+    path = tmp_path / "conv.onnx"
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), str(path))
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    want = run_ort(str(path), {"x": x})[0]
+    for precision, tol in ((None, 1e-5), ("bf16", 3e-2)):
+        extra = ["--infer-precision", precision] if precision else []
+        code, _, _ = _run(capsys, "infer", str(path), "--input", str(tmp_path / "x.npy"), "-d", "CPU",
+                          "-o", str(tmp_path / "res"), *extra)
+        assert code == 0
+        got = np.load(tmp_path / "res" / "y.npy")
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+        assert (precision is None) == np.allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_console_script_exit_code(tmp_path: Path) -> None:
@@ -110,3 +136,5 @@ def test_infer_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
                          "infer", xml, "--input", f"image={tmp_path / 'small.npy'}")
     _fails_with_one_line(capsys, "missing input(s): image", "infer", xml)
     _fails_with_one_line(capsys, "no such file", "infer", xml, "--input", f"image={tmp_path / 'nope.npy'}")
+    _fails_with_one_line(capsys, "--infer-precision: expected one of f32, bf16, got 'f16'",
+                         "infer", xml, "--input", f"image={tmp_path / 'small.npy'}", "--infer-precision", "f16")

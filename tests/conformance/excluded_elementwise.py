@@ -35,7 +35,7 @@ def _cast_cases() -> dict[str, str]:
             for name in _cast_names(f"{a}_to_{b}"):
                 out[name] = _cast_reason(a, b)
     for a in ("FLOAT", "FLOAT16"):
-        for b in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ"):
+        for b in ("FLOAT8E4M3FNUZ", "FLOAT8E5M2FNUZ"):  # (no_saturate to e4m3fn/e5m2 runs and passes)
             for name in _cast_names(f"no_saturate_{a}_to_{b}"):
                 out[name] = _cast_reason(a, b)
     for a, b in (("FLOAT16", "FLOAT8E8M0"), ("FLOAT8E8M0", "FLOAT"), ("FLOAT8E8M0", "FLOAT16"),

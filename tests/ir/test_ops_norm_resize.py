@@ -10,6 +10,7 @@ import tempfile
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 import torch.nn.functional as F
@@ -347,9 +348,14 @@ def test_instance_and_layer_norm_with_constant_weights() -> None:
     _check_onnx(model, {"x": x}, atol=1e-4)
 
 
-def test_depth_to_space_opset1_and_space_to_depth_crd() -> None:
+def test_depth_to_space_opset1() -> None:
     x = _randn(1, 8, 2, 3)
     _check_onnx(_onnx_model("DepthToSpace", [("x", x, False)], 1, blocksize=2), {"x": x})
+
+
+@pytest.mark.skipif(onnx.defs.onnx_opset_version() < 28, reason="SpaceToDepth's mode attribute is opset 28 "
+                    "(onnx >= 1.23); the installed onnx knows an older opset")
+def test_space_to_depth_crd() -> None:
     y = _randn(1, 2, 4, 6)
     want = y.reshape(1, 2, 2, 2, 3, 2).transpose(0, 1, 3, 5, 2, 4).reshape(1, 8, 2, 3)
     _check_onnx(_onnx_model("SpaceToDepth", [("x", y, False)], 28, blocksize=2, mode="CRD"), {"x": y}, want)

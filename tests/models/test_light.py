@@ -46,6 +46,10 @@ class Converted:
         return self._ort
 
 
+# slow: the light models' constants are large (hundreds of MB); the lowest-versions run (.ci/lowest) leaves them out
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module", params=NAMES)
 def light(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Converted]:
     case = load(request.param)

@@ -41,6 +41,7 @@ def openvino_ir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str]
     return get
 
 
+@pytest.mark.slow  # REF runs every zoo model twice (~70 s on 2 cores)
 @pytest.mark.parametrize(("name", "weights"), OV_CASES, ids=[f"{n}-{w}" for n, w in OV_CASES])
 def test_ref_runs_openvino_ir(name: str, weights: str, openvino_ir: Callable[[str, str], Path]) -> None:
     spec = zoo.MODELS[name]

@@ -2,6 +2,8 @@
 one sample at a time, the "auto" device choice, and the CPU device (with its fallback to REF) agreeing with REF."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from irforge.ir.types import Type
 from irforge.quantization import quantize_report
 from irforge.quantization import runner as runner_mod
 from irforge.quantization.runner import DevicePolicy, ModelRunner
+from irforge.runtime.core import Core
 from tests.quantization import digits
 
 
@@ -61,3 +64,13 @@ def test_cpu_device_statistics_agree_with_ref(digits_model: Model, digits_data: 
     if "REF" in auto.report.device:
         assert any("CPU device failed" in note for note in auto.report.notes)
     np.testing.assert_allclose(_ranges(auto), _ranges(ref), rtol=1e-4)
+
+
+def test_statistics_and_validation_run_in_f32_where_the_cpu_defaults_to_bf16(
+        digits_model: Model, simulate_cpu: Callable[[str], None]) -> None:
+    """On a CPU with native bf16 the CPU device defaults to bf16 (as OpenVINO's does); the models quantization runs
+    (statistics, validation, the accuracy-aware search) still run in f32, so the ranges do not depend on the CPU."""
+    simulate_cpu("bf16")
+    assert Core().compile_model(digits_model, "CPU").get_property("INFERENCE_PRECISION_HINT") == "bf16"
+    assert runner_mod.compile_for(digits_model, "CPU").get_property("INFERENCE_PRECISION_HINT") == "f32"
+    assert runner_mod.compile_for(digits_model, "REF").get_property("INFERENCE_PRECISION_HINT") == "f32"

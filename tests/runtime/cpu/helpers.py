@@ -1,4 +1,9 @@
-"""Small IR graphs for the CPU device tests, and running them on CPU (profiled, to see how each step ran) and REF."""
+"""Small IR graphs for the CPU device tests, and running them on CPU (profiled, to see how each step ran) and REF.
+
+Precision: these helpers run the CPU device in f32 unless the config names another precision (`cpu_config`): the
+device's own default is bf16 on CPUs with native bf16 (AVX512-BF16, AMX), and the f32 tolerances of the tests
+apply to f32 only. A bf16 test asks for bf16 explicitly (and gets it emulated where the CPU has no bf16 kernels:
+tests/runtime/conftest.py sets IRFORGE_CPU_BF16=emulate)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -13,6 +18,12 @@ from irforge.runtime.devices.cpu import CPUExecutable
 from tests.util import assert_close, run_ref
 
 RNG = np.random.default_rng(11)
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def cpu_config(config: dict[str, str] | None = None) -> dict[str, str]:
+    """`config` with INFERENCE_PRECISION_HINT f32 unless it names a precision itself."""
+    return {**F32, **(config or {})}
 
 
 def randn(*shape: int, scale: float = 1.0) -> np.ndarray:
@@ -47,7 +58,7 @@ def _comparable(a: np.ndarray) -> np.ndarray:
 def run_cpu(model: Model, inputs: Sequence[np.ndarray], config: dict[str, str] | None = None
             ) -> tuple[list[np.ndarray], list[PerfCount]]:
     """Profiled outputs (each step run on its own) and perf counts."""
-    runner = CPUExecutable(model, config or {}).create_runner(profile=True)
+    runner = CPUExecutable(model, cpu_config(config)).create_runner(profile=True)
     outs = runner.run(list(inputs))
     return outs, runner.perf_counts()
 
@@ -56,7 +67,7 @@ def run_cpu_plain(model: Model, inputs: Sequence[np.ndarray], config: dict[str, 
                   ) -> list[list[np.ndarray]]:
     """Outputs of three unprofiled runs: the first compiles the traced segments (segments.py) and every run takes
     the path it chose (compiled or step by step)."""
-    runner = CPUExecutable(model, config or {}).create_runner()
+    runner = CPUExecutable(model, cpu_config(config)).create_runner()
     return [runner.run(list(inputs)) for _ in range(3)]
 
 

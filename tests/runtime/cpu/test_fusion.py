@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from irforge.ir.graph import Output
-from tests.runtime.cpu.helpers import check, graph, op, randn, run_cpu
+from tests.runtime.cpu.helpers import check, cpu_config, graph, op, randn, run_cpu
 from tests.runtime.cpu.test_ops_compute import conv_attrs
 
 TOL = dict(rtol=1e-4, atol=1e-4)
@@ -150,7 +150,7 @@ def test_outputs_are_contiguous_owned_and_stable_across_runs() -> None:
     model = graph(build, x)
     from irforge.runtime.devices.cpu import CPUExecutable
 
-    runner = CPUExecutable(model, {}).create_runner()
+    runner = CPUExecutable(model, cpu_config()).create_runner()
     first = runner.run([x])
     keep = [a.copy() for a in first]
     assert all(a.flags.c_contiguous for a in first)

@@ -29,7 +29,7 @@ from irforge.runtime.device import PerfCount
 from irforge.runtime.devices.cpu import CPUExecutable
 from irforge.runtime.devices.cpu.int8_tensors import Grid, grid_fake_quantize
 from irforge.runtime.devices.cpu.quant_patterns import has_vnni, pair_safe
-from tests.runtime.cpu.helpers import graph, op, run_cpu, run_cpu_plain
+from tests.runtime.cpu.helpers import cpu_config, graph, op, run_cpu, run_cpu_plain
 from tests.util import run_ref
 
 RNG = np.random.default_rng(23)
@@ -343,7 +343,7 @@ def test_fake_quantize_between_f32_layers_stays_in_one_segment(monkeypatch: pyte
     w1 = (RNG.standard_normal((16, 8, 3, 3)) * 0.1).astype(np.float32)
     w2 = (RNG.standard_normal((8, 16, 1, 1)) * 0.1).astype(np.float32)
     model = graph(lambda p: fq_signed(conv(fq(op("Relu", conv(fq_signed(p, 3.0), w1)), 0.0, 2.0), w2, pad=0), 1.0), x)
-    runner = CPUExecutable(model, {}).create_runner()
+    runner = CPUExecutable(model, cpu_config()).create_runner()
     got = [runner.run([x]) for _ in range(2)]
     plan = next(iter(runner.executable.plans.values()))
     assert [s.exec_type for s in plan.steps].count("torch_fakequantize_f32") == 3
@@ -438,7 +438,8 @@ def test_exact_mode_never_saturates(shape: tuple[Any, ...], qmax: int) -> None:
     assert any(("I8x2" in k) != (q_safe or has_vnni()) for k in kinds(counts) if "qconv" in k or "qgroupconv" in k)
 
 
-@pytest.mark.skipif(has_vnni(), reason="VNNI accumulates in 32 bits: nothing saturates")
+@pytest.mark.skipif(has_vnni(), reason="needs a CPU without VNNI: with AVX512-VNNI, AVX-VNNI or AMX-INT8 the INT8 "
+                    "products accumulate in 32 bits and nothing saturates")
 def test_fast_mode_saturates_like_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
     """IRFORGE_CPU_INT8=fast runs 8-bit weights in one kernel: on worst-case data the 16-bit pair sums saturate
     (the result differs from the exact one), which also proves that the INT8 kernel computed it; 7-bit weights
@@ -528,7 +529,7 @@ def test_digits_cnn_int8_on_cpu() -> None:
     int8 = irforge.quantize(fp32, data.samples("train", 100), subset_size=100, device="REF", progress=False)
     xs = np.concatenate(data.samples("test", 64))
     assert_model_close(int8, fp32, [xs], "digits")
-    cpu = irforge.Core().compile_model(int8, "CPU")([xs])[0]
+    cpu = irforge.Core().compile_model(int8, "CPU", cpu_config())([xs])[0]
     ref = irforge.Core().compile_model(int8, "REF")([xs])[0]
     assert np.mean(np.argmax(cpu, 1) == np.argmax(ref, 1)) >= 0.98
 

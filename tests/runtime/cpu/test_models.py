@@ -16,6 +16,7 @@ import irforge
 from tests.models import zoo
 from tests.models.conftest import Converted
 from tests.models.light import ATOL, NAMES, load
+from tests.runtime.cpu.helpers import cpu_config
 from tests.util import assert_close, run_ort
 
 ZOO = list(zoo.MODELS)
@@ -24,7 +25,7 @@ BF16_REL = 3e-2
 
 
 def _cpu(model: irforge.Model, config: dict[str, str] | None = None) -> irforge.runtime.CompiledModel:
-    return irforge.Core().compile_model(model, "CPU", config or {})
+    return irforge.Core().compile_model(model, "CPU", cpu_config(config))
 
 
 @pytest.mark.parametrize("name", ZOO)
@@ -56,6 +57,7 @@ def test_zoo_bf16_close_to_onnxruntime(name: str, zoo_ir: Callable[[str, int], C
             assert not np.array_equal(g, e), f"{name} output {i}: bf16 gave the f32 result (no rounding happened)"
 
 
+@pytest.mark.slow  # the light models' large constants (~2 min on 2 cores)
 @pytest.mark.parametrize("name", NAMES)
 def test_light_model_f32_matches_onnxruntime(name: str) -> None:
     case = load(name)

@@ -14,7 +14,7 @@ from irforge.errors import GraphError, OptionError
 from irforge.ir.graph import Output
 from irforge.runtime.devices.cpu import CPUExecutable
 from irforge.runtime.devices.cpu.config import available_cores, has_native_bf16, onednn_bf16_kernels
-from tests.runtime.cpu.helpers import graph, op, randn
+from tests.runtime.cpu.helpers import cpu_config, graph, op, randn
 from tests.runtime.cpu.test_ops_compute import conv_attrs
 
 W1, W2 = randn(8, 3, 3, 3), randn(8, 8, 3, 3)
@@ -68,7 +68,7 @@ def test_bf16_hint_without_bf16_kernels_falls_back_to_f32_like_openvino(monkeypa
         except ImportError:
             return
         if "BF16" not in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-            irforge.save_model(model, str(tmp_path / "m.xml"))
+            irforge.save_model(model, str(tmp_path / "m.xml"), compress_to_fp16=False)
             ov_compiled = ov.Core().compile_model(str(tmp_path / "m.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
             assert ov_compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
 
@@ -92,7 +92,7 @@ def test_core_reaches_the_cpu_device() -> None:
 
 def test_dynamic_shapes_plan_once_per_shape() -> None:
     model = graph(small_cnn, randn(1, 3, 8, 8), shapes=[["?", 3, "?", "?"]])
-    ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": "1"})
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
     assert not ex.plans  # nothing static to plan at compile time
     runner = ex.create_runner()
     ref = irforge.Core().compile_model(model, "REF")
@@ -104,7 +104,7 @@ def test_dynamic_shapes_plan_once_per_shape() -> None:
 
 def test_static_model_is_planned_at_compile_time() -> None:
     model = graph(small_cnn, randn(2, 3, 8, 8))
-    ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": "2"})
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "2"}))
     assert list(ex.plans) == [(((2, 3, 8, 8),), 2)]
     ex.create_runner(threads=1).run([randn(2, 3, 8, 8)])
     assert sorted(ex.plans) == [(((2, 3, 8, 8),), 1), (((2, 3, 8, 8),), 2)]
@@ -113,7 +113,7 @@ def test_static_model_is_planned_at_compile_time() -> None:
 def test_a_convolution_reading_its_own_residual_is_not_done_in_place() -> None:
     x = randn(1, 3, 8, 8)
     model = graph(small_cnn, x)
-    runner = CPUExecutable(model, {}).create_runner(profile=True)
+    runner = CPUExecutable(model, cpu_config()).create_runner(profile=True)
     got = runner.run([x])[0]
     np.testing.assert_allclose(got, irforge.Core().compile_model(model, "REF")(x)[0], rtol=1e-4, atol=1e-4)
     assert "onednn_conv+add+relu_f32" in [c.exec_type for c in runner.perf_counts()]
@@ -121,7 +121,7 @@ def test_a_convolution_reading_its_own_residual_is_not_done_in_place() -> None:
 
 def test_runners_in_two_threads_give_the_sequential_outputs() -> None:
     model = graph(small_cnn, randn(2, 3, 16, 16), shapes=[["?", 3, 16, 16]])
-    ex = CPUExecutable(model, {})
+    ex = CPUExecutable(model, cpu_config())
     inputs = [randn(2, 3, 16, 16) for _ in range(6)] + [randn(1, 3, 16, 16) for _ in range(6)]
     sequential = [ex.create_runner(threads=1).run([x])[0] for x in inputs]
     results: dict[int, list[np.ndarray]] = {}
@@ -148,7 +148,7 @@ def test_runners_in_two_threads_give_the_sequential_outputs() -> None:
 
 def test_runner_sets_its_thread_count_in_the_calling_thread() -> None:
     model = graph(small_cnn, randn(1, 3, 8, 8))
-    ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": "2"})
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "2"}))
     seen: dict[str, int] = {}
 
     def work() -> None:
@@ -165,7 +165,7 @@ def test_runner_sets_its_thread_count_in_the_calling_thread() -> None:
 def test_perf_counts_only_when_profiling() -> None:
     x = randn(1, 3, 8, 8)
     model = graph(small_cnn, x)
-    ex = CPUExecutable(model, {})
+    ex = CPUExecutable(model, cpu_config())
     plain = ex.create_runner()
     plain.run([x])
     assert plain.perf_counts() == []
@@ -181,13 +181,13 @@ def test_a_failing_reference_step_names_its_node() -> None:
     target = lambda p: op("Multiply", op("ShapeOf", op("NonZero", p)), np.array(3, np.int64))  # noqa: E731
     model = graph(lambda p: op("Reshape", p, target(p), special_zero=False), x)  # [3, 6]: 18 elements from 2
     with pytest.raises(GraphError, match="Reshape"):
-        CPUExecutable(model, {}).create_runner().run([x])
+        CPUExecutable(model, cpu_config()).create_runner().run([x])
 
 
 def test_non_zero_feeds_data_dependent_shapes() -> None:
     x = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, 3.0]], np.float32)
     model = graph(lambda p: op("ShapeOf", op("NonZero", p, output_type="i64")), x)
-    got = CPUExecutable(model, {}).create_runner().run([x])[0]
+    got = CPUExecutable(model, cpu_config()).create_runner().run([x])[0]
     np.testing.assert_array_equal(got, np.array([2, 3], np.int64))
 
 
@@ -196,12 +196,12 @@ def test_small_plans_run_on_one_thread_large_ones_on_the_threads_asked_for() -> 
     from irforge.runtime.devices.cpu.specialize import specialize
 
     small_x = randn(1, 3, 8, 8)
-    small = CPUExecutable(graph(small_cnn, small_x), {"INFERENCE_NUM_THREADS": "2"})
+    small = CPUExecutable(graph(small_cnn, small_x), cpu_config({"INFERENCE_NUM_THREADS": "2"}))
     big_x = randn(1024, 256)
     w = randn(256, 320)
     big_model = graph(lambda p: op("Relu", op("MatMul", p, w)), big_x)
     assert heavy_flops(specialize(big_model, None)) == 2 * 1024 * 256 * 320 >= SMALL_PLAN_FLOPS
-    big = CPUExecutable(big_model, {"INFERENCE_NUM_THREADS": "2"})
+    big = CPUExecutable(big_model, cpu_config({"INFERENCE_NUM_THREADS": "2"}))
     assert [p.threads for p in small.plans.values()] == [1]
     assert [p.threads for p in big.plans.values()] == [2]
     seen: dict[str, int] = {}

@@ -14,7 +14,7 @@ from irforge.ir.graph import Model, Output
 from irforge.runtime.devices.cpu import CPUExecutable
 from irforge.runtime.devices.cpu import segments as seg
 from irforge.runtime.devices.cpu.plan import Plan
-from tests.runtime.cpu.helpers import check, graph, op, randn
+from tests.runtime.cpu.helpers import check, cpu_config, graph, op, randn
 from tests.runtime.cpu.test_ops_compute import conv_attrs
 
 TOL = dict(rtol=1e-4, atol=1e-4)
@@ -42,7 +42,7 @@ def squeeze_excite(p: Output) -> Output:
 
 
 def compiled_plan(model: Model, x: np.ndarray) -> Plan:
-    ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": "1"})
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
     ex.create_runner().run([x])
     (plan,) = ex.plans.values()
     return plan
@@ -120,7 +120,7 @@ def test_hardsigmoid_gate_folded_into_the_convolution_saturates_like_ref() -> No
     x = randn(1, 6, 5, 5, scale=4.0)  # large pre-activations: both clamps of HardSigmoid are exercised
     model = graph(lambda p: op("HSigmoid", bias(conv(p, 6, 8, 3), 8)), x)
     check(model, [x], "onednn_conv+bias+hardsigmoid", **TOL)
-    y = np.asarray(CPUExecutable(model, {}).create_runner().run([x])[0])
+    y = np.asarray(CPUExecutable(model, cpu_config()).create_runner().run([x])[0])
     assert (y == 0).any() and (y == 1).any() and ((y > 0) & (y < 1)).any()
 
 

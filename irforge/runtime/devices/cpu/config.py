@@ -17,30 +17,25 @@ from functools import lru_cache
 import torch
 
 from irforge.errors import OptionError
+from irforge.runtime import host
 
 _PRECISIONS = {"f32": "f32", "fp32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
 _HINTS = ("LATENCY", "THROUGHPUT")
 
 
-@lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags of this machine (Linux /proc/cpuinfo; empty elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    """The CPU feature flags of this machine (host.py reads them once; empty where unknown). Read through `host` at
+    every call, so one place decides what the CPU has (the tests simulate other CPUs by patching host.cpu_flags)."""
+    return host.cpu_flags()
 
 
 def has_native_bf16() -> bool:
     """Whether the CPU computes in bf16 natively (OpenVINO's condition for defaulting to bf16)."""
-    flags = cpu_flags()
-    if "avx512_bf16" in flags or "amx_bf16" in flags:
+    if host.has_native_bf16():
         return True
-    try:
+    if cpu_flags():  # the flags are known and name neither avx512_bf16 nor amx_bf16
+        return False
+    try:  # no /proc/cpuinfo: ask torch's CPU capability probe
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:
         return False
