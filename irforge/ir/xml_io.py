@@ -527,11 +527,14 @@ def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>")
 
 
 def read_model(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str] | None = None) -> Model:
-    """Read an IR `.xml` (and its `.bin`, by default beside it)."""
+    """Read an IR `.xml` and its `.bin`: `bin_path` when given (it must exist), else the `.bin` beside the `.xml`
+    (none there: an IR without weights)."""
     xml_path = Path(xml_path)
     if not xml_path.is_file():
         raise ModelReadError(f"{xml_path}: no such file")
     bpath = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
+    if bin_path is not None and not bpath.is_file():
+        raise ModelReadError(f"{bpath}: no such weights file (given for {xml_path})")
     try:
         blob = bpath.read_bytes() if bpath.is_file() else b""
         xml = xml_path.read_bytes()

@@ -214,7 +214,7 @@ def reshape_model(model: "Model", shapes: Any) -> None:
     """`Model.reshape`: one shape (one-input models), a list of shapes by input order, or a dict keyed by input
     name, index or port (OpenVINO's forms); then the graph's types and shapes are re-inferred."""
     from irforge.ir.graph import Output
-    from irforge.mo.reshape import set_input_shapes
+    from irforge.mo.reshape import find_input, set_input_shapes
 
     argument = "Model.reshape"
     if isinstance(shapes, Mapping):
@@ -239,15 +239,11 @@ def reshape_model(model: "Model", shapes: Any) -> None:
         specs = [InputSpec(None, partial_shape_of(shapes, argument))]
     else:
         raise OptionError(f"{argument}: expected {_SHAPE_FORMS} or a dict input -> shape, got {shapes!r}")
-    for spec, port in _matched(model, specs):
+    for i, spec in enumerate(specs):
+        port = find_input(model, spec.name, i, argument)
         if spec.shape is not None and port.shape.rank_is_static and spec.shape.rank_is_static \
                 and spec.shape.rank != port.shape.rank:
             raise OptionError(f"{argument}: input '{port.name}' has rank {port.shape.rank}, the new shape "
                               f"{spec.shape.to_string()} has rank {spec.shape.rank}")
     set_input_shapes(model, specs, argument)
 
-
-def _matched(model: "Model", specs: list[InputSpec]) -> list[tuple[InputSpec, "Output"]]:
-    from irforge.mo.reshape import find_input
-
-    return [(s, find_input(model, s.name, i, "Model.reshape")) for i, s in enumerate(specs)]

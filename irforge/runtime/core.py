@@ -87,8 +87,9 @@ class Core(OpenVINONames):
                 if weights is not None:
                     raise OptionError("read_model: weights are only for IR models (.xml); an ONNX model holds its own")
                 return convert_model(path)
-            return _read_xml(path, _weights_path(weights)) if not _is_data(weights) else \
-                model_from_xml(_read_file(path), _weights_bytes(weights), path)
+            if weights is None or isinstance(weights, (str, os.PathLike)):
+                return _read_xml(path, weights)
+            return model_from_xml(_read_file(path), _weights_bytes(weights), path)
         if isinstance(model, str) or isinstance(model, (bytes, bytearray, memoryview)) or hasattr(model, "read"):
             data = model.encode() if isinstance(model, str) else model.read() if hasattr(model, "read") else bytes(model)
             if not isinstance(data, bytes):
@@ -185,21 +186,6 @@ def _looks_like_onnx(path: str) -> bool:
         return False
 
 
-def _is_data(weights: object) -> bool:
-    from irforge.runtime.tensor import Tensor
-
-    return isinstance(weights, (bytes, bytearray, memoryview, Tensor)) or hasattr(weights, "read")
-
-
-def _weights_path(weights: object) -> str | None:
-    if weights is None:
-        return None
-    if not isinstance(weights, (str, os.PathLike)):
-        raise OptionError(f"read_model: weights: expected a path, bytes, a Tensor or a binary stream, got "
-                          f"{type(weights).__name__}")
-    return os.fspath(weights)
-
-
 def _weights_bytes(weights: object) -> bytes:
     from irforge.runtime.tensor import Tensor
 
@@ -211,7 +197,10 @@ def _weights_bytes(weights: object) -> bytes:
         return bytes(weights.read())
     if isinstance(weights, (bytes, bytearray, memoryview)):
         return bytes(weights)
-    return _read_file(_weights_path(weights) or "")
+    if isinstance(weights, (str, os.PathLike)):
+        return _read_file(os.fspath(weights))
+    raise OptionError(f"read_model: weights: expected a path, bytes, a Tensor or a binary stream, got "
+                      f"{type(weights).__name__}")
 
 
 def _read_file(path: str) -> bytes:

@@ -128,3 +128,19 @@ def test_api_calls_reject_with_the_argument_named(call: Any, message: str) -> No
     with pytest.raises((IRForgeError, ValueError, TypeError)) as info:
         call()
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_read_model_weights_given_must_exist(tmp_path: Path) -> None:
+    """An explicit weights path that is not there is an error, not an IR read without weights."""
+    irforge.serialize(irforge.convert_model(EXAMPLE), str(tmp_path / "m.xml"))
+    core = irforge.Core()
+    with pytest.raises(IRForgeError, match="no such weights file"):
+        core.read_model(str(tmp_path / "m.xml"), str(tmp_path / "missing.bin"))
+    (tmp_path / "m.bin").rename(tmp_path / "w.bin")
+    x = np.zeros((1, 3, 224, 224), np.float32)
+    by_path = core.read_model(str(tmp_path / "m.xml"), str(tmp_path / "w.bin"))
+    by_bytes = core.read_model(str(tmp_path / "m.xml"), (tmp_path / "w.bin").read_bytes())
+    np.testing.assert_array_equal(irforge.compile_model(by_path, "REF")(x)[0],
+                                  irforge.compile_model(by_bytes, "REF")(x)[0])
+    with pytest.raises(IRForgeError, match="read_model: weights: expected a path"):
+        core.read_model((tmp_path / "m.xml").read_bytes(), 5)
