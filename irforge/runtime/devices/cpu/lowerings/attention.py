@@ -35,7 +35,10 @@ class AttentionLowering(NodeLowering):
         scale = float(np.asarray(g.const(node.inputs[4])).reshape(-1)[0]) if len(node.inputs) > 4 else None
         causal = bool(node.attrs["causal"])
         has_mask = len(node.inputs) > 3 and not causal
-        mask_const = constant_tensor(g.const(node.inputs[3])) if has_mask and not g.is_runtime(node.inputs[3]) else None
+        mask_value = g.const(node.inputs[3]) if has_mask and not g.is_runtime(node.inputs[3]) else None
+        if mask_value is not None and not np.asarray(mask_value).any() and mask_value.dtype != np.bool_:
+            has_mask = False  # an all-zero additive mask (OpenVINO's placeholder when only a scale is given)
+        mask_const = _mask_rank2(constant_tensor(mask_value)) if has_mask and mask_value is not None else None
         runtime_mask = has_mask and mask_const is None
         bf16 = ctx.config.bf16
         sdpa = F.scaled_dot_product_attention
@@ -44,6 +47,12 @@ class AttentionLowering(NodeLowering):
         def fn(q: Any, k: Any, v: Any, *rest: Any) -> Any:
             if bf16:
                 q, k, v = round_bf16_tensor(q), round_bf16_tensor(k), round_bf16_tensor(v)
-            mask = rest[0] if runtime_mask else mask_const
+            mask = _mask_rank2(rest[0]) if runtime_mask else mask_const
             return sdpa(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
         return fn, name
+
+
+def _mask_rank2(mask: torch.Tensor) -> torch.Tensor:
+    """The mask with at least 2 dimensions: the IR broadcasts a 0-d or 1-d mask over [..., L, S] (numpy rules),
+    torch's kernel wants a rank >= 2 mask."""
+    return mask if mask.dim() >= 2 else mask.reshape((1,) * (2 - mask.dim()) + tuple(mask.shape))
