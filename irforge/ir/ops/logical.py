@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from irforge.errors import GraphError
-from irforge.ir.opset import OpSpec, register
+from irforge.ir.opset import Attr, OpSpec, register
 from irforge.ir.ops._base import AUTO_BROADCAST, BinaryElementwise, TypedShape, UnaryOp, as_dtype, merged_type
 from irforge.ir.shape import PartialShape, broadcast_shapes
 from irforge.ir.types import Type
@@ -130,3 +130,56 @@ class Select(OpSpec):
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         cond, a, b = inputs
         return [as_dtype(np.where(cond.astype(bool), a, b), node.outputs[0].element_type)]
+
+
+class FloatClassTest(OpSpec):
+    """y = whether each element of a floating-point tensor is of a class (NaN, infinite, finite): a boolean tensor
+    of the input's shape (IsNaN-10, IsInf-10, IsFinite-10)."""
+
+    version = "opset10"
+    min_inputs = 1
+    max_inputs = 1
+
+    def infer(self, node: "Node") -> list[TypedShape]:
+        self.check_inputs(node)
+        et = node.inputs[0].element_type
+        if not (et.is_dynamic or et.is_float):
+            raise GraphError(f"node '{node.name}' ({node.type}): input must be a floating-point tensor, got {et}")
+        return [(Type.boolean, node.inputs[0].shape)]
+
+    def test(self, node: "Node", x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
+        x = inputs[0]
+        if x.dtype.itemsize < 4:  # f16 and the ml_dtypes types: NaN/inf survive the widening
+            x = x.astype(np.float32)
+        return [np.asarray(self.test(node, x), dtype=np.bool_)]
+
+
+@register
+class IsNaN(FloatClassTest):
+    type_name = "IsNaN"
+
+    def test(self, node: "Node", x: np.ndarray) -> np.ndarray:
+        return np.isnan(x)
+
+
+@register
+class IsFinite(FloatClassTest):
+    type_name = "IsFinite"
+
+    def test(self, node: "Node", x: np.ndarray) -> np.ndarray:
+        return np.isfinite(x)
+
+
+@register
+class IsInf(FloatClassTest):
+    """Infinities of the signs `detect_negative` / `detect_positive` select."""
+
+    type_name = "IsInf"
+    attrs = (Attr("detect_negative", "bool", True), Attr("detect_positive", "bool", True))
+
+    def test(self, node: "Node", x: np.ndarray) -> np.ndarray:
+        neg, pos = node.attrs["detect_negative"], node.attrs["detect_positive"]
+        return np.isinf(x) & ((neg & (x < 0)) | (pos & (x > 0)))

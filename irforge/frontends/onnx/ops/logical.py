@@ -25,3 +25,14 @@ def not_(ctx: NodeContext) -> Output:
 @onnx_op("Where", since=9)
 def where(ctx: NodeContext) -> Output:
     return ctx.op("Select", ctx.input(0), ctx.input(1), ctx.input(2))
+
+
+@onnx_op("IsNaN", since=9)
+def is_nan(ctx: NodeContext) -> Output:
+    return ctx.op("IsNaN", ctx.input(0))
+
+
+@onnx_op("IsInf", since=10)
+def is_inf(ctx: NodeContext) -> Output:
+    return ctx.op("IsInf", ctx.input(0), detect_negative=bool(ctx.attr("detect_negative", 1)),
+                  detect_positive=bool(ctx.attr("detect_positive", 1)))

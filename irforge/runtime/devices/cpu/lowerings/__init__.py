@@ -12,5 +12,6 @@ from irforge.runtime.devices.cpu.lowerings import (  # noqa: F401
     quantized,
     reduce,
     resize,
+    rnn,
     unary,
 )
