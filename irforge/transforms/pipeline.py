@@ -15,6 +15,7 @@ from irforge.transforms.constant_folding import ConstantFolding
 from irforge.transforms.fusions_activation import ACTIVATION_FUSIONS
 from irforge.transforms.fusions_structure import (
     DepthToSpaceFusion, MVNFusion, NormalizeL2Fusion, ShuffleChannelsFusion, SoftmaxFusion)
+from irforge.transforms.if_folding import FoldConstantIf
 from irforge.transforms.linear_folding import (
     AddBeforeWeightsFusion, ConvertSubtractDivideWithConstant, LinOpSequenceFusion, MultiplyAfterWeightsFusion,
     MultiplyBeforeWeightsFusion)
@@ -30,6 +31,7 @@ from irforge.transforms.transpose_fusion import TransposeFusion
 PIPELINE: list[Callable[[], Pass]] = [
     DeadCodeElimination,  # nodes left by --output cuts or unused in the source would block fusions
     ConstantFolding,
+    FoldConstantIf,
     NopElimination,
     ReverseInputChannelsFusion,
     CommonSubexpressionElimination,

@@ -66,6 +66,49 @@ def merge_shapes(a: PartialShape, b: PartialShape) -> PartialShape:
     return PartialShape([x if x == y else Dimension() for x, y in zip(a.dims, b.dims)])
 
 
+def _refined(inner: PartialShape, outer: PartialShape) -> PartialShape:
+    """A body Parameter's shape given the shape of the value the op feeds it: the outer value's where it says
+    more (its rank, and each static dimension), the Parameter's own elsewhere."""
+    if not outer.rank_is_static:
+        return inner
+    if not inner.rank_is_static or inner.rank != outer.rank:
+        return outer
+    return PartialShape([o if o.is_static else i for i, o in zip(inner.dims, outer.dims)])
+
+
+def refine_body(node: "Node", body: "Model", descs: tuple[Any, ...]) -> None:
+    """Give the body Parameters fed as a whole by `descs` (no slicing, no back edge) the types and shapes of the
+    op's inputs and re-infer the body when one changed, as OpenVINO's If/Loop inference does: an ONNX subgraph
+    declares its outer-scope values without shapes, and a body inferred from unknown shapes gives results of
+    dynamic rank, which OpenVINO's CPU plugin refuses for If."""
+    changed = False
+    old: dict[int, tuple[PartialShape, Type]] = {}
+    for d in descs:
+        if getattr(d, "slicing", None) is not None or getattr(d, "back_edge", None) is not None:
+            continue
+        if d.input_index >= len(node.inputs) or d.body_param >= len(body.parameters):
+            continue
+        param = body.parameters[d.body_param]
+        src = node.inputs[d.input_index]
+        shape = _refined(param.attrs["shape"], src.shape)
+        et = param.attrs["element_type"]
+        et = src.element_type if et.is_dynamic and not src.element_type.is_dynamic else et
+        if str(shape) != str(param.attrs["shape"]) or et != param.attrs["element_type"]:
+            old[d.body_param] = (param.attrs["shape"], param.attrs["element_type"])
+            param.attrs["shape"], param.attrs["element_type"] = shape, et
+            changed = True
+    if not changed:
+        return
+    try:
+        for n in body.nodes():
+            n.infer()
+    except Exception:  # noqa: BLE001 - a branch that cannot take these shapes is not taken with them: keep its
+        for d, (shape, et) in old.items():  # old inference
+            body.parameters[d].attrs["shape"], body.parameters[d].attrs["element_type"] = shape, et
+        for n in body.nodes():
+            n.infer()
+
+
 def _first(value: np.ndarray) -> Any:
     return np.asarray(value).reshape(-1)[0]
 
@@ -158,11 +201,13 @@ class If(OpSpec):
         if len(node.bodies) != 2:  # bodies are attached after creation (XML reader, ONNX frontend)
             return [(Type.dynamic, PartialShape(None))] * n
         cond = node.input_value(0)
-        branches = [(node.bodies[0], node.attrs["then_outputs"]), (node.bodies[1], node.attrs["else_outputs"])]
-        if cond is not None:
+        branches = [(node.bodies[0], node.attrs["then_inputs"], node.attrs["then_outputs"]),
+                    (node.bodies[1], node.attrs["else_inputs"], node.attrs["else_outputs"])]
+        if cond is not None:  # only the branch taken is inferred (the other may not take these shapes)
             branches = [branches[0] if bool(_first(cond)) else branches[1]]
         out: list[TypedShape | None] = [None] * n
-        for body, descs in branches:
+        for body, in_descs, descs in branches:
+            refine_body(node, body, in_descs)
             for d in descs:
                 et, shape = _result_type(body, d.body_result)
                 prev = out[d.output_index]

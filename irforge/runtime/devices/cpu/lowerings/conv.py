@@ -173,9 +173,10 @@ class _ConvBase(Lowering):
 
     def prepared_weights(self, ctx: BuildContext, m: Match) -> tuple[np.ndarray, np.ndarray | None]:
         info: ConvInfo = m.info
-        w = info.geo.weights.astype(np.float64)
         post = info.post
-        if post.scale is not None:
+        w = info.geo.weights
+        if post.scale is not None:  # folded in f64 and rounded once (no f64 copy of weights without a scale)
+            w = w.astype(np.float64)
             if self.transposed:
                 g = info.geo.groups
                 shaped = w.reshape((g, w.shape[0] // g, w.shape[1]) + w.shape[2:])
@@ -184,7 +185,7 @@ class _ConvBase(Lowering):
             else:
                 w = w * post.scale.reshape((-1,) + (1,) * (w.ndim - 1))
         bias = None if post.bias is None else post.bias.astype(np.float32)
-        w32 = w.astype(np.float32)
+        w32 = w.astype(np.float32)  # its own memory: the IR constant may be a read-only view of the .bin
         if ctx.config.bf16:
             w32 = round_bf16(w32)
             bias = None if bias is None else round_bf16(bias)

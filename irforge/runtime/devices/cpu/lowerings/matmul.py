@@ -62,10 +62,10 @@ class MatMulLowering(Lowering):
         info: LinearInfo = m.info
         post = info.post
         node = m.root
-        w = info.weight.astype(np.float64)
-        if post.scale is not None:
-            w = w * post.scale[:, None]
-        w32 = w.astype(np.float32)
+        if post.scale is not None:  # folded in f64, rounded once
+            w32 = (info.weight.astype(np.float64) * post.scale[:, None]).astype(np.float32)
+        else:  # its own memory: the IR constant may be a read-only view of the .bin
+            w32 = info.weight.astype(np.float32)
         bias = None if post.bias is None else post.bias.astype(np.float32)
         bf16 = ctx.config.bf16
         if bf16:
