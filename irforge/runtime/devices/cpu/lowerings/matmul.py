@@ -68,10 +68,14 @@ class MatMulLowering(Lowering):
             w32 = info.weight.astype(np.float32)
         bias = None if post.bias is None else post.bias.astype(np.float32)
         bf16 = ctx.config.bf16
-        if bf16:
+        native = ctx.config.bf16_native  # oneDNN's bf16 GEMM (AVX512-BF16/AMX): bf16 operands, f32 accumulation
+        if bf16 and not native:
             w32 = round_bf16(w32)
         W = torch.from_numpy(np.ascontiguousarray(w32))
         B = None if bias is None else torch.from_numpy(bias)
+        if native:
+            W = W.to(torch.bfloat16)
+            B = None if B is None else B.to(torch.bfloat16)
         ta = node.attrs["transpose_a"]
         act = _in_place(post.act)
         post_act = _in_place(post.post_act)
@@ -83,9 +87,10 @@ class MatMulLowering(Lowering):
         def fn(x: Any, r: Any = None) -> Any:
             if ta:
                 x = x.transpose(-1, -2)
-            if bf16:
-                x = round_bf16_tensor(x)
-            y = linear(x, W, B)
+            if native:
+                y = linear(x.to(torch.bfloat16), W, B).float()
+            else:
+                y = linear(round_bf16_tensor(x) if bf16 else x, W, B)
             if act is not None:
                 y = act(y)
             if residual:
