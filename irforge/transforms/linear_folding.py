@@ -32,6 +32,11 @@ CONVS = ("Convolution", "GroupConvolution")
 BACKPROPS = ("ConvolutionBackpropData", "GroupConvolutionBackpropData")
 WEIGHTED = CONVS + BACKPROPS + ("MatMul",)
 
+# OpenVINO's rt_info mark (ov::disable_divide_conversion; its spelling) on a Divide that must stay a division:
+# x / c and x * (1/c) differ in the last bit, and some divisions must match a reference bit for bit (the scale
+# of ONNX DynamicQuantizeLinear, which ONNX Runtime divides).
+NONCONVERTIBLE_DIVIDE = "nonconvertable_divide"
+
 # weights axes holding (output channels, input channels); two axes mean (groups, channels per group)
 _CONV_AXES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "Convolution": ((0,), (1,)),
@@ -209,7 +214,8 @@ def _weighted(data: Pattern, types: tuple[str, ...] = WEIGHTED) -> Pattern:
 class ConvertSubtractDivideWithConstant(PatternPass):
     """x - c -> x + (-c) (float, or signed integers wider than 8 bits) and x / c -> x * (1/c) (float types,
     unless 1/c overflows while c does not), as OpenVINO's ConvertSubtractWithConstant/ConvertDivideWithConstant,
-    so the linear-op passes see only Add and Multiply. Dequantization Subtracts (zero points) stay."""
+    so the linear-op passes see only Add and Multiply. Dequantization Subtracts (zero points) and Divides marked
+    NONCONVERTIBLE_DIVIDE stay."""
 
     name = "convert_subtract_divide_with_constant"
     description = "rewrite x-c as x+(-c) and x/c as x*(1/c) so linear chains can fold"
@@ -228,6 +234,8 @@ class ConvertSubtractDivideWithConstant(PatternPass):
         if op.type == "Divide":
             if not et.is_float:
                 return "integer division"
+            if NONCONVERTIBLE_DIVIDE in op.rt_info:
+                return "marked nonconvertible (an exact division)"
             with np.errstate(divide="ignore"):
                 inverse = cast_finite(1.0 / c.astype(np.float64), et.dtype)  # 1/0 = inf is fine: x/0 = x*inf
             if inverse is None:
