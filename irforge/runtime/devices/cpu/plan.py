@@ -15,7 +15,7 @@ import torch
 
 from irforge.errors import GraphError, IRForgeError
 from irforge.runtime.device import PerfCount
-from irforge.runtime.devices.cpu.segments import Segment
+from irforge.runtime.devices.cpu.segments import Segment, StepFailed
 from irforge.runtime.devices.cpu.tensors import owned_numpy, to_torch
 
 Run = Callable[[list[Any]], None]
@@ -96,7 +96,7 @@ class Plan:
         self.segments = list(segments)
         self.threads = torch.get_num_threads()  # intra-op threads it was built for and runs with (executable.py)
         self.runs: list[Run] = []
-        self.run_steps: list[Step] = []  # the (first) step of each run, for error messages
+        self.run_steps: list[Step] = []  # the step of each run (a segment's first), for error messages
         by_start = {seg.start: seg for seg in self.segments}
         i = 0
         while i < len(steps):
@@ -137,6 +137,10 @@ class Plan:
                 r(env)
         except IRForgeError:
             raise
+        except StepFailed as e:  # a step inside a segment: the segment names it
+            s = e.step
+            note = f" ({e.note})" if e.note else ""
+            raise GraphError(f"node '{s.name}' ({s.type}, {s.exec_type}) failed{note}: {e.cause}") from e.cause
         except Exception as e:  # noqa: BLE001 - a failing step names its node
             s = self.run_steps[k]
             raise GraphError(f"node '{s.name}' ({s.type}, {s.exec_type}) failed: {e}") from e

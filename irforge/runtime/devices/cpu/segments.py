@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from irforge.errors import IRForgeError
+
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.plan import Step
 
@@ -55,6 +57,17 @@ def enabled() -> bool:
     return os.environ.get("IRFORGE_CPU_GRAPH", "1") != "0"
 
 
+class StepFailed(Exception):
+    """A step inside a segment raised: `step` is the one that failed (the plan names it), `cause` what it raised.
+    A compiled piece that raises is rerun eagerly, step by step, on its inputs to find that step (error path only);
+    when the eager rerun succeeds the failure belongs to the compiled piece, and `step` is its first step with
+    `note` saying so."""
+
+    def __init__(self, step: "Step", cause: BaseException, note: str = "") -> None:
+        super().__init__(str(cause))
+        self.step, self.cause, self.note = step, cause, note
+
+
 class _Traced(torch.nn.Module):
     def __init__(self, fn: Callable[..., tuple[torch.Tensor, ...]]) -> None:
         super().__init__()
@@ -67,9 +80,10 @@ class _Traced(torch.nn.Module):
 class _Piece:
     """Part of a compiled segment: a traced module over `ins` -> `outs`, or one step run eagerly."""
 
-    def __init__(self, module: Any, ins: list[int], outs: list[int], eager: Callable[[list[Any]], None] | None
-                 ) -> None:
+    def __init__(self, module: Any, ins: list[int], outs: list[int], eager: Callable[[list[Any]], None] | None,
+                 first: int = 0, stop: int = 0) -> None:
         self.module, self.ins, self.outs, self.eager = module, ins, outs, eager
+        self.first, self.stop = first, stop  # the steps it computes: [first, stop) of its segment
         # the frozen module's compiled method, called directly: nn.Module.__call__ (hook and tracing-state checks)
         # cost ~10-40 us per call
         self.forward = getattr(module, "forward", None)
@@ -110,10 +124,41 @@ class Segment:
             pieces = self.pieces
         if pieces is not None:
             for p in pieces:
-                p.run(env)
+                try:
+                    p.run(env)
+                except IRForgeError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - name the step that failed (error path only)
+                    raise self._failed_piece(p, env, eager, e) from e
             return
-        for r in eager:
-            r(env)
+        for i, r in enumerate(eager):
+            try:
+                r(env)
+            except IRForgeError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise StepFailed(self.steps[i], e) from e
+
+    def _failed_piece(self, p: _Piece, env: list[Any], eager: Sequence[Callable[[list[Any]], None]],
+                      error: Exception) -> Exception:
+        """The StepFailed for piece `p`, which raised `error`: its steps rerun eagerly on its inputs (still in `env`:
+        a piece writes its outputs only after it ran) to find the one that fails."""
+        if p.eager is not None or p.stop <= p.first:
+            return StepFailed(self.steps[p.first], error)
+        scratch = list(env)  # the rerun must not disturb what the caller's env holds
+        for k in p.ins:
+            v = scratch[k]
+            scratch[k] = v.clone() if isinstance(v, torch.Tensor) else v
+        for i in range(p.first, p.stop):
+            try:
+                eager[i](scratch)
+            except IRForgeError as e:
+                return e
+            except Exception as e:  # noqa: BLE001
+                return StepFailed(self.steps[i], e)
+        last = self.steps[p.stop - 1]
+        return StepFailed(self.steps[p.first], error, f"in the compiled piece of steps '{self.steps[p.first].name}'"
+                          f" to '{last.name}', which run eagerly without error")
 
     def _compile(self, env: list[Any], eager: Sequence[Callable[[list[Any]], None]]) -> None:
         """Trace, warm up and check the pieces on this inference's inputs and keep them when some piece compiled
@@ -168,12 +213,12 @@ class Segment:
             module = _trace(_function(self.steps[a:b], ins, outs), example)
             if _agree(module(*example), [expected[k] for k in outs]):
                 values.update(expected)
-                return [_Piece(module, ins, outs, None)]
+                return [_Piece(module, ins, outs, None, a, b)]
         except Exception:  # noqa: BLE001 - bisect below
             pass
         if b - a == 1:
             values.update(expected)
-            return [_Piece(None, ins, outs, eager[a])]
+            return [_Piece(None, ins, outs, eager[a], a, b)]
         mid = (a + b) // 2
         left = self._pieces(a, mid, values, eager)
         return left + self._pieces(mid, b, values, eager)

@@ -38,8 +38,9 @@ def torch_dtype(et: ElementType) -> torch.dtype | None:
 
 
 def to_torch(value: Any) -> Any:
-    """A NumPy array as a torch tensor sharing its memory (read-only arrays are copied, torch wants writable
-    memory); other values (tensors, arrays of types torch lacks) pass through."""
+    """A NumPy array as a torch tensor sharing its memory (read-only arrays and arrays with negative strides are
+    copied: torch wants writable memory and positive strides); other values (tensors, arrays of types torch
+    lacks) pass through."""
     if not isinstance(value, np.ndarray):
         if np.isscalar(value) and not isinstance(value, (str, bytes)):
             return to_torch(np.asarray(value))
@@ -47,10 +48,11 @@ def to_torch(value: Any) -> Any:
     dt = _TORCH_OF_NUMPY.get(value.dtype)
     if dt is None:
         return value
-    if not value.flags.writeable:
-        value = value.copy()
+    if not value.flags.writeable or any(s < 0 for s in value.strides):
+        value = value.copy()  # torch has no negative strides either (a reversed view, x[::-1])
     if dt is torch.bfloat16:
-        return torch.from_numpy(np.ascontiguousarray(value).view(np.int16)).view(torch.bfloat16)
+        bits = np.ascontiguousarray(value).view(np.int16).reshape(value.shape)  # (ascontiguousarray makes 0-d 1-d)
+        return torch.from_numpy(bits).view(torch.bfloat16)
     if value.dtype.byteorder == ">":
         value = value.astype(value.dtype.newbyteorder("="))
     return torch.from_numpy(value)

@@ -44,12 +44,29 @@ class AttentionLowering(NodeLowering):
         sdpa = F.scaled_dot_product_attention
         name = "torch_sdpa" + ("_bf16" if bf16 else "")
 
+        # a query row whose keys are all masked out: softmax over -inf only, NaN as in the spec's pseudo-code (and
+        # on REF); torch's kernel returns zeros there
+        dead_const = _dead_rows(mask_const) if mask_const is not None else None
+        if dead_const is not None and not bool(dead_const.any()):
+            dead_const = None
+        nan = float("nan")
+
         def fn(q: Any, k: Any, v: Any, *rest: Any) -> Any:
             if bf16:
                 q, k, v = round_bf16_tensor(q), round_bf16_tensor(k), round_bf16_tensor(v)
             mask = _mask_rank2(rest[0]) if runtime_mask else mask_const
-            return sdpa(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+            out = sdpa(q, k, v, attn_mask=mask, is_causal=causal, scale=scale)
+            if runtime_mask:
+                return out.masked_fill(_dead_rows(mask), nan)
+            return out if dead_const is None else out.masked_fill(dead_const, nan)
         return fn, name
+
+
+def _dead_rows(mask: torch.Tensor) -> torch.Tensor:
+    """[..., L, 1]: whether every key of the query row is masked out (False, or an additive -inf)."""
+    if mask.dtype == torch.bool:
+        return ~mask.any(-1, keepdim=True)
+    return torch.isneginf(mask).all(-1, keepdim=True)
 
 
 def _mask_rank2(mask: torch.Tensor) -> torch.Tensor:

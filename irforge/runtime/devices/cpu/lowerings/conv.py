@@ -92,8 +92,9 @@ def geometry(node: Node, g: GraphView) -> ConvGeometry | None:
             return None
         outp = [o - f + 2 * p for o, f, p in zip(out_sp, full, pb)]
         padding, extra = pb, None
-        if any(not 0 <= op < max(s, d) for op, s, d in zip(outp, strides, dil)):
-            # torch's symmetric padding cannot express it: compute with less padding and crop the result
+        if any(not 0 <= op < s for op, s in zip(outp, strides)):
+            # torch's symmetric padding cannot express it (oneDNN's deconvolution takes an output padding below the
+            # stride only, where ATen allows below the dilation too): compute with less padding and crop the result
             padding = [min(b, f - b - o) for b, f, o in zip(pb, full, out_sp)]
             if any(p < 0 for p in padding):
                 return None  # the output reaches past the full result (zeros there): reference kernel

@@ -95,6 +95,8 @@ class SplitLowering(_ViewLowering):
         rank = node.inputs[0].shape.rank
         axis = normalize_axis(int(ctx.g.const(node.inputs[1]).reshape(-1)[0]), rank, node)  # type: ignore[union-attr]
         sizes = [ctx.g.static_shape(o)[axis] for o in node.outputs]  # type: ignore[index]
+        if len(sizes) == 1:  # one output: a one-output step returns the value itself, not a tuple
+            return (lambda x: x), "torch_split"
         split = torch.split
         return (lambda x: split(x, sizes, axis)), "torch_split"
 
@@ -165,6 +167,8 @@ class PadLowering(NodeLowering):
             value = 0.0
             if len(node.inputs) > 3:
                 value = np.asarray(g.const(node.inputs[3])).reshape(-1)[0].item()
-            return (lambda x: F.pad(x, amounts, "constant", value)), "torch_pad"
+            # constant_pad_nd takes the value as a Scalar (F.pad's is a double: a large int64 value would round)
+            pad_nd = torch.constant_pad_nd
+            return (lambda x: pad_nd(x, amounts, value)), "torch_pad"
         torch_mode = "replicate" if mode == "edge" else "reflect"
         return (lambda x: F.pad(x, amounts, torch_mode)), f"torch_pad_{torch_mode}"

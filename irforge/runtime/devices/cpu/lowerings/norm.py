@@ -162,7 +162,12 @@ class LRNLowering(NodeLowering):
     def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
         a = node.attrs
         size, alpha, beta, bias = int(a["size"]), float(a["alpha"]), float(a["beta"]), float(a["bias"])
-        return (lambda x: F.local_response_norm(x, size, alpha, beta, bias)), "torch_lrn"
+        lrn = F.local_response_norm  # it views its input: strided memory (a sliced caller array) is made dense
+
+        def fn(x: Any) -> Any:
+            return lrn(x if x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last) else
+                       x.contiguous(), size, alpha, beta, bias)
+        return fn, "torch_lrn"
 
 
 @lowers("ShuffleChannels")

@@ -79,6 +79,18 @@ def _pad_amounts(win: _Window) -> list[int]:
     return amounts
 
 
+def _padding_only_windows(win: _Window) -> bool:
+    """Whether some window reads no input element (on some axis, all its taps fall in the padding)."""
+    for axis, n in enumerate(win.sizes):
+        hit = np.zeros(win.out[axis], dtype=bool)
+        for tap in range(win.kernel[axis]):
+            c = win.coords(axis, tap)
+            hit |= (c >= 0) & (c < n)
+        if not hit.all():
+            return True
+    return False
+
+
 def _skip_nan(pool: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`pool` on its input with NaN and -inf replaced by the lowest finite value (REF's MaxPool semantics)."""
     def fn(x: Any) -> Any:
@@ -112,15 +124,17 @@ class MaxPoolLowering(_PoolBase):
     def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
         win, k, s, d = _geometry(node, ctx.g)
         pool = _MAX[len(k)]
-        for ceil in (False, True):
+        # a window reading padding only (dilated taps stepping over a short axis): ATen's implicit padding gives
+        # -inf there, REF the lowest finite value; explicit padding with that value below gives it too
+        for ceil in (False, True) if not _padding_only_windows(win) else ():
             pad = _native_padding(win, ceil)
             if pad is not None:
                 return _skip_nan(lambda x: pool(x, k, s, pad, d, ceil)), "torch_maxpool"
         amounts = _pad_amounts(win)
-        lowest = float(np.finfo(np.float32).min)
         out = list(win.out)
 
         def padded(x: Any) -> Any:
+            lowest = torch.finfo(x.dtype).min  # (f32's lowest overflows bf16)
             y = pool(F.pad(x, amounts, value=lowest), k, s, 0, d, False)
             return y[(...,) + tuple(slice(0, o) for o in out)]
         return _skip_nan(padded), "torch_maxpool_padded"
@@ -129,6 +143,8 @@ class MaxPoolLowering(_PoolBase):
 @lowers("AvgPool")
 class AvgPoolLowering(_PoolBase):
     def supports(self, node: Node, g: GraphView) -> bool:
+        if node.inputs[0].element_type.name == "bf16" and node.inputs[0].shape.rank == 5:
+            return False  # ATen has no bf16 avg_pool3d on CPU
         return super().supports(node, g) and all(v == 1 for v in (node.attrs.get("dilations") or []))
 
     def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
@@ -137,7 +153,9 @@ class AvgPoolLowering(_PoolBase):
         exclude = bool(node.attrs["exclude-pad"])
         has_pads = any(win.pads_begin) or any(win.pads_end)
         overhang = any(r > e for r, e in zip(win.reach_end, win.pads_end))
-        if not overhang or exclude or not has_pads:
+        # ATen's avg_pool3d refuses an input smaller than the kernel even where padding makes room: padded below
+        small = len(k) == 3 and any(n < kk for n, kk in zip(win.sizes, k))
+        if (not overhang or exclude or not has_pads) and not small:
             for ceil in (False, True):
                 pad = _native_padding(win, ceil)
                 if pad is not None:

@@ -63,6 +63,11 @@ class ReduceLowering(NodeLowering):
         if not axes:
             return (lambda x: x.clone()), "torch_copy"
         fn = _REDUCE[node.type]
+        if node.inputs[0].element_type.name in ("f16", "bf16"):
+            # computed in f32 and rounded once, as REF does: f16's squares (ReduceL2) and partial sums and products
+            # overflow where the result does not
+            dt = torch.float16 if node.inputs[0].element_type.name == "f16" else torch.bfloat16
+            return (lambda x: fn(x.float(), axes, keep).to(dt)), f"torch_{node.type.lower()}"
         return (lambda x: fn(x, axes, keep)), f"torch_{node.type.lower()}"
 
 

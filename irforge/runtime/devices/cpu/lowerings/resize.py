@@ -22,6 +22,8 @@ def _probe_indices(node: Node, g: GraphView) -> list[tuple[int, np.ndarray]] | N
     out_shape = g.static_shape(node.outputs[0])
     if in_shape is None or out_shape is None or len(in_shape) != len(out_shape):
         return None
+    if 0 in in_shape or 0 in out_shape:
+        return None  # nothing to gather (and no probe to read): the reference kernel
     args = [g.const(s) for s in node.inputs]
     result = []
     for axis, (n_in, n_out) in enumerate(zip(in_shape, out_shape)):
