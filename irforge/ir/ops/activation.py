@@ -98,7 +98,7 @@ class Clamp(UnaryOp):
                       min(max(math.floor(hi) if math.isfinite(hi) else hi, info.min), info.max))
         with np.errstate(over="ignore"):
             bounds = np.array([lo, hi]).astype(x.dtype)
-        return [np.clip(x, bounds[0], bounds[1])]
+        return [as_dtype(np.clip(x, bounds[0], bounds[1]), node.outputs[0].element_type)]  # np.clip widens bf16
 
 
 @register
@@ -215,6 +215,8 @@ class PRelu(OpSpec):
         if _per_channel(list(x.shape), list(slope.shape)):
             slope = slope.reshape((-1,) + (1,) * (x.ndim - 2))
         out = np.where(x < 0, x * slope.astype(x.dtype), x)
+        if out.shape != x.shape:  # a slope of higher rank (its extra dims are 1): the output is the data's shape
+            out = out.reshape(x.shape)
         return [as_dtype(out, node.outputs[0].element_type)]
 
 
