@@ -20,8 +20,12 @@ ones (see irforge/runtime/devices/cpu/__init__.py). OpenVINO (TBB) and ONNX Runt
 `--single-thread-cpu` adds a table that is robust to other processes' load: process CPU time per inference of
 irforge f32, ONNX Runtime and OpenVINO f32, each with 1 thread.
 
-    python -m benchmarks.runtime_zoo [--threads 2] [--rounds 30] [--only resnet50 bert] [--skip-torch]
-                                     [--skip-bf16] [--single-thread-cpu]
+    python -m benchmarks.runtime_zoo [--models zoo corpus packages] [--exporter legacy|dynamo] [--threads 2]
+                                     [--rounds 30] [--only resnet50 bert] [--skip-torch] [--skip-bf16]
+                                     [--single-thread-cpu]
+
+`--models corpus` adds the architectures of tests/models/corpus (transformers configs at real widths, 2 layers,
+exported with `--exporter`), `--models packages` the trained models of scripts/fetch_package_models.py.
 """
 from __future__ import annotations
 
@@ -120,8 +124,9 @@ class ResNet50(nn.Module):
 @dataclass(frozen=True)
 class BenchModel:
     name: str
-    build: Callable[[], nn.Module]
+    build: Callable[[], nn.Module] | None  # the PyTorch module (None: an ONNX file only, no PyTorch column)
     inputs: Callable[[], dict[str, np.ndarray]]
+    source: Callable[[], Path] | None = None  # an ONNX file made elsewhere (the corpus, a package's model)
 
 
 def _image(size: int) -> Callable[[], dict[str, np.ndarray]]:
@@ -156,6 +161,9 @@ MODELS = [
 
 def export(bm: BenchModel) -> Path:
     """The model's ONNX file (exported once; keyed by this file's source and the torch version)."""
+    if bm.source is not None:
+        return bm.source()
+    assert bm.build is not None
     key = hashlib.sha256(Path(__file__).read_bytes() + Path(zoo.__file__).read_bytes() + torch.__version__.encode())
     path = CACHE / f"{bm.name}-{key.hexdigest()[:12]}.onnx"
     if path.is_file():
@@ -208,7 +216,7 @@ def engines(bm: BenchModel, path: Path, ir: Model, threads: int, skip_torch: boo
         req = compiled.create_infer_request()
         runs[label] = lambda r=req: r.infer(arrays)
         outs[label] = lambda r=req, c=compiled: [np.array(r.infer(arrays)[o]) for o in c.outputs]
-    if not skip_torch:
+    if not skip_torch and bm.build is not None:
         module = bm.build()
         tensors = tuple(torch.from_numpy(a) for a in arrays)
 
@@ -298,8 +306,57 @@ def _max_err(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)))) for x, y in zip(a, b))
 
 
+def corpus_models(exporter: str) -> list[BenchModel]:
+    """The real-model corpus' architectures (tests/models/corpus: transformers configs at real widths, 2 layers),
+    exported with `exporter`, skipping the exporter's known limitations."""
+    from tests.models.corpus.architectures import ARCHITECTURES
+    from tests.models.corpus.export import export as export_arch
+
+    models = []
+    for name, arch in ARCHITECTURES.items():
+        if exporter in arch.exporter_failures:
+            continue
+        models.append(BenchModel(f"{name}-{exporter}", None, arch.inputs,
+                                 lambda n=name: export_arch(n, exporter)))
+    return models
+
+
+def package_models() -> list[BenchModel]:
+    """The trained models shipped in PyPI packages (scripts/fetch_package_models.py fetches them), on their first
+    input set; models not fetched are left out."""
+    from tests.models.package_models import MODELS as PACKAGES, locate
+
+    models = []
+    for name, pm in PACKAGES.items():
+        path = locate(pm)
+        if path is not None:
+            models.append(BenchModel(name, None, lambda m=pm: dict(m.input_sets()[0]), lambda p=path: p))
+    return models
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the ISA flags that decide kernels (from /proc/cpuinfo, as lscpu prints them)."""
+    name, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
+                       "amx_tile", "amx_bf16", "amx_int8") if f in flags]
+    return f"{name}, {os.cpu_count()} logical CPUs; ISA: {' '.join(isa) or 'none of the AVX2+ flags'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", default=["zoo"], choices=["zoo", "corpus", "packages"],
+                        help="model sets: the zoo (default), the transformers corpus, the package models")
+    parser.add_argument("--exporter", default="legacy", choices=["legacy", "dynamo"],
+                        help="which export of the corpus architectures to run")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--only", nargs="*", default=None)
@@ -308,20 +365,28 @@ def main() -> None:
     parser.add_argument("--single-thread-cpu", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    print(cpu_description())
     print(f"threads {args.threads}, rounds {args.rounds}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
           f"load average at start {os.getloadavg()}")
     rows = []
     cpu_rows = []
-    for bm in MODELS:
+    selected = (MODELS if "zoo" in args.models else []) + \
+        (corpus_models(args.exporter) if "corpus" in args.models else []) + \
+        (package_models() if "packages" in args.models else [])
+    for bm in selected:
         if args.only and bm.name not in args.only:
             continue
-        path = export(bm)
-        t0 = time.perf_counter()
-        ir = irforge.convert_model(str(path))
-        convert_s = time.perf_counter() - t0
-        runs, outs = engines(bm, path, ir, args.threads, args.skip_torch, args.skip_bf16)
-        err_ort = _max_err(outs["irforge_f32"](), outs["ort"]())
-        err_ov = _max_err(outs["irforge_f32"](), outs["ov_f32"]())
+        try:
+            path = export(bm)
+            t0 = time.perf_counter()
+            ir = irforge.convert_model(str(path))
+            convert_s = time.perf_counter() - t0
+            runs, outs = engines(bm, path, ir, args.threads, args.skip_torch, args.skip_bf16)
+            err_ort = _max_err(outs["irforge_f32"](), outs["ort"]())
+            err_ov = _max_err(outs["irforge_f32"](), outs["ov_f32"]())
+        except Exception as e:  # noqa: BLE001 - a model that does not run is reported, the others still run
+            print(f"\n{bm.name}: not measured: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            continue
         med = measure(runs, args.rounds)
         rows.append((bm.name, med))
         del runs, outs
@@ -331,7 +396,7 @@ def main() -> None:
         print(f"\n{bm.name}: converted in {convert_s:.1f}s; irforge f32 max |diff| vs ORT {err_ort:.2e}, "
               f"vs OpenVINO {err_ov:.2e}")
         print("  " + "  ".join(f"{k} {v * 1e3:8.2f} ms" for k, v in med.items()))
-    header = (f"\n{'model':12s} {'irf f32':>9s} {'ORT':>9s} {'OV f32':>9s} {'irf bf16':>9s} {'OV bf16':>9s} "
+    header = (f"\n{'model':24s} {'irf f32':>9s} {'ORT':>9s} {'OV f32':>9s} {'irf bf16':>9s} {'OV bf16':>9s} "
               f"{'torch':>9s} | {'irf/OV':>7s} {'irf/ORT':>7s} {'bf16/OV':>7s} {'irf/torch':>9s}")
     print(header)
     ratios: dict[str, list[float]] = {"irf/OV": [], "irf/ORT": [], "bf16/OV": [], "irf/torch": []}
@@ -352,25 +417,25 @@ def main() -> None:
             lat.setdefault(k, []).append(v)
         cells = " ".join(f"{r[k]:7.2f}" if k in r else f"{'-':>7s}" for k in ("irf/OV", "irf/ORT", "bf16/OV"))
         tcell = f"{r['irf/torch']:9.2f}" if "irf/torch" in r else f"{'-':>9s}"
-        print(f"{name:12s} {ms(med, 'irforge_f32')} {ms(med, 'ort')} {ms(med, 'ov_f32')} {ms(med, 'irforge_bf16')} "
+        print(f"{name:24s} {ms(med, 'irforge_f32')} {ms(med, 'ort')} {ms(med, 'ov_f32')} {ms(med, 'irforge_bf16')} "
               f"{ms(med, 'ov_bf16')} {ms(med, 'torch')} | {cells} {tcell}")
 
     def geo(v: list[float]) -> float:
         return math.exp(sum(math.log(x) for x in v) / len(v)) if v else float("nan")
     gl = {k: geo(v) for k, v in lat.items()}
     cells = " ".join(f"{geo(ratios[k]):7.2f}" for k in ("irf/OV", "irf/ORT", "bf16/OV"))
-    print(f"{'geomean':12s} {ms(gl, 'irforge_f32')} {ms(gl, 'ort')} {ms(gl, 'ov_f32')} {ms(gl, 'irforge_bf16')} "
+    print(f"{'geomean':24s} {ms(gl, 'irforge_f32')} {ms(gl, 'ort')} {ms(gl, 'ov_f32')} {ms(gl, 'irforge_bf16')} "
           f"{ms(gl, 'ov_bf16')} {ms(gl, 'torch')} | {cells} {geo(ratios['irf/torch']):9.2f}")
     if cpu_rows:
         print(f"\nsingle thread, process CPU time per inference (robust to other processes' load)")
-        print(f"{'model':12s} {'irf f32':>9s} {'ORT':>9s} {'OV f32':>9s} | {'irf/OV':>7s} {'irf/ORT':>7s}")
+        print(f"{'model':24s} {'irf f32':>9s} {'ORT':>9s} {'OV f32':>9s} | {'irf/OV':>7s} {'irf/ORT':>7s}")
         cr: dict[str, list[float]] = {"irf/OV": [], "irf/ORT": []}
         for name, med in cpu_rows:
             a, b = med["irforge_f32"] / med["ov_f32"], med["irforge_f32"] / med["ort"]
             cr["irf/OV"].append(a)
             cr["irf/ORT"].append(b)
-            print(f"{name:12s} {ms(med, 'irforge_f32')} {ms(med, 'ort')} {ms(med, 'ov_f32')} | {a:7.2f} {b:7.2f}")
-        print(f"{'geomean':12s} {'':9s} {'':9s} {'':9s} | {geo(cr['irf/OV']):7.2f} {geo(cr['irf/ORT']):7.2f}")
+            print(f"{name:24s} {ms(med, 'irforge_f32')} {ms(med, 'ort')} {ms(med, 'ov_f32')} | {a:7.2f} {b:7.2f}")
+        print(f"{'geomean':24s} {'':9s} {'':9s} {'':9s} | {geo(cr['irf/OV']):7.2f} {geo(cr['irf/ORT']):7.2f}")
     o = per_step_overhead(args.threads)
     print(f"\nper-step cost on a chain of 200 tiny ops ([1, 16] Sin/Cos): irforge plan step by step "
           f"{o['stepwise']:.2f} us/step, the same torch calls in a bare Python loop {o['torch_loop']:.2f} us/step "
