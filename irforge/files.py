@@ -6,7 +6,6 @@ gets (0666 & ~umask, default ACLs applied), since the temporary files are create
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def _write_temp(target: Path, chunks: Chunks) -> Path:
     """Write `chunks` to a new hidden file beside `target`, created with mode 0666 (the umask applies)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.urandom(4).hex()}.tmp")  # not secrets: OpenSSL
         try:
             fd = os.open(tmp, flags, 0o666)
             break

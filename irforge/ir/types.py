@@ -5,9 +5,9 @@
 code uses for annotations."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from irforge.openvino_names import OpenVINONames, missing
@@ -92,15 +92,20 @@ class Type(OpenVINONames, metaclass=_TypeNamespace):
         try:
             dtype = np.dtype(value)
         except TypeError:
-            raise TypeError(f"Type: cannot make an element type of {value!r}") from None
+            try:  # a name only ml_dtypes makes NumPy know ("bfloat16")
+                _load_ml_dtypes()
+                dtype = np.dtype(value)
+            except TypeError:
+                raise TypeError(f"Type: cannot make an element type of {value!r}") from None
         return cls.from_dtype(dtype)
 
     @classmethod
     def _define(cls, name: str, precision: str, dtype: object, bits: int) -> "Type":
-        obj = object.__new__(cls)
+        obj = object.__new__(_MLType if isinstance(dtype, str) else cls)
         for field, value in (("name", name), ("precision", precision),
-                             ("dtype", None if dtype is None else np.dtype(dtype)), ("bits", bits)):
-            object.__setattr__(obj, field, value)
+                             ("dtype", None if dtype is None or isinstance(dtype, str) else np.dtype(dtype)),
+                             ("bits", bits)):
+            cls.__dict__[field].__set__(obj, value)  # the slot itself (_MLType's `dtype` is a property over it)
         return obj
 
     def __setattr__(self, key: str, value: object) -> None:
@@ -208,6 +213,9 @@ class Type(OpenVINONames, metaclass=_TypeNamespace):
         """The IR type that stores NumPy `dtype` (bool, float16/32/64, int8..64, uint8..64, bf16, f8)."""
         d = np.dtype(dtype)
         t = _BY_DTYPE.get(d)
+        if t is None and "ml_dtypes" in sys.modules:  # a dtype of ml_dtypes exists only once it is imported
+            _load_ml_dtypes()
+            t = _BY_DTYPE.get(d)
         if t is None:
             raise ValueError(f"no IR element type for NumPy dtype {d}")
         return t
@@ -215,9 +223,46 @@ class Type(OpenVINONames, metaclass=_TypeNamespace):
 
 ElementType = Type
 
+
+class _MLType(Type):
+    """bf16 and the f8 types: their NumPy dtypes come from ml_dtypes, imported on first use of `dtype` (the
+    import costs about a second, more than the rest of `import irforge`)."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[override]
+    def dtype(self) -> np.dtype:
+        dtype = _SLOT_DTYPE.__get__(self, Type)
+        if dtype is None:
+            _load_ml_dtypes()
+            dtype = _SLOT_DTYPE.__get__(self, Type)
+        return dtype  # type: ignore[no-any-return]
+
+
+_SLOT_DTYPE = Type.__dict__["dtype"]  # the slot under `_MLType.dtype`
+# IR name -> the ml_dtypes attribute holding its dtype
+_ML_DTYPES = {"bf16": "bfloat16", "f8e4m3": "float8_e4m3fn", "f8e5m2": "float8_e5m2"}
+
+
+def _load_ml_dtypes() -> None:
+    """Import ml_dtypes and give bf16 and the f8 types their dtypes (once)."""
+    if _BY_DTYPE_ML_DONE:
+        return
+    import ml_dtypes
+
+    for name, attr in _ML_DTYPES.items():
+        t = _BY_NAME[name]
+        dtype = np.dtype(getattr(ml_dtypes, attr))
+        _SLOT_DTYPE.__set__(t, dtype)
+        _BY_DTYPE[dtype] = t
+    _BY_DTYPE_ML_DONE.append(True)
+
+
+_BY_DTYPE_ML_DONE: list[bool] = []
+
 _DEFINITIONS = [
     ("boolean", "BOOL", np.bool_, 8),
-    ("bf16", "BF16", ml_dtypes.bfloat16, 16),
+    ("bf16", "BF16", "ml_dtypes", 16),
     ("f16", "FP16", np.float16, 16),
     ("f32", "FP32", np.float32, 32),
     ("f64", "FP64", np.float64, 64),
@@ -232,8 +277,8 @@ _DEFINITIONS = [
     ("u16", "U16", np.uint16, 16),
     ("u32", "U32", np.uint32, 32),
     ("u64", "U64", np.uint64, 64),
-    ("f8e4m3", "F8E4M3", ml_dtypes.float8_e4m3fn, 8),
-    ("f8e5m2", "F8E5M2", ml_dtypes.float8_e5m2, 8),
+    ("f8e4m3", "F8E4M3", "ml_dtypes", 8),
+    ("f8e5m2", "F8E5M2", "ml_dtypes", 8),
     ("string", "STRING", np.object_, 0),
     ("dynamic", "UNSPECIFIED", None, 0),
 ]
@@ -258,7 +303,4 @@ _BY_DTYPE = {
     np.dtype(np.uint32): Type.u32,
     np.dtype(np.uint64): Type.u64,
     np.dtype(np.object_): Type.string,
-    np.dtype(ml_dtypes.bfloat16): Type.bf16,
-    np.dtype(ml_dtypes.float8_e4m3fn): Type.f8e4m3,
-    np.dtype(ml_dtypes.float8_e5m2): Type.f8e5m2,
-}
+}  # bf16 and the f8 types join when ml_dtypes is imported (_load_ml_dtypes)

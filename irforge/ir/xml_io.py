@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import math
+import mmap
 import os
 import re
+import stat
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +28,7 @@ from irforge.ir.shape import PartialShape
 from irforge.ir.types import ElementType, Type
 
 IR_VERSION = "11"
+Buffer = Any  # bytes, bytearray, memoryview, mmap: anything with the buffer protocol
 
 
 # ---------------------------------------------------------------- attribute (de)serialization
@@ -145,7 +149,10 @@ def pack_constant(data: np.ndarray, et: ElementType) -> bytes | memoryview:
     return memoryview(flat.view(np.uint8))
 
 
-def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray:
+def unpack_constant(raw: Buffer, et: ElementType, shape: list[int]) -> np.ndarray:
+    """A Constant's value from its raw .bin bytes. Plain types come back as a read-only view of `raw` (a slice of
+    the mapped .bin or of the weights buffer given: no copy); only sub-byte types (unpacked), booleans
+    (normalized to 0/1) and data not aligned for its dtype get a buffer of their own, read-only as well."""
     count = math.prod(shape)
     if et.name in ("u4", "i4"):
         b = np.frombuffer(raw, np.uint8)
@@ -153,11 +160,21 @@ def unpack_constant(raw: bytes, et: ElementType, shape: list[int]) -> np.ndarray
         nib[0::2], nib[1::2] = b & 0xF, b >> 4
         nib = nib[:count]
         vals = nib.astype(np.int8) if et.name == "u4" else ((nib.astype(np.int8) ^ 8) - 8)
-        return vals.astype(et.dtype).reshape(shape)
+        return _read_only(vals.astype(et.dtype).reshape(shape))
     if et.name == "u1":
-        return np.unpackbits(np.frombuffer(raw, np.uint8))[:count].reshape(shape)
+        return _read_only(np.unpackbits(np.frombuffer(raw, np.uint8))[:count].reshape(shape))
+    if et.name == "boolean":
+        return _read_only((np.frombuffer(raw, np.uint8, count) != 0).reshape(shape))
     assert et.dtype is not None
-    return np.frombuffer(raw, et.dtype, count).reshape(shape).copy()
+    arr = np.frombuffer(raw, et.dtype, count).reshape(shape)
+    if not arr.flags.aligned:
+        arr = arr.copy()
+    return _read_only(arr)
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
 
 
 def constant_nbytes(et: ElementType, shape: list[int]) -> int:
@@ -326,7 +343,7 @@ def save_model(model: Model, xml_path: str | os.PathLike[str]) -> None:
 
 # ---------------------------------------------------------------- reader
 class _Reader:
-    def __init__(self, blob: bytes, source: str) -> None:
+    def __init__(self, blob: memoryview, source: str) -> None:
         self.blob = blob
         self.source = source
 
@@ -506,7 +523,40 @@ class _Reader:
         return node
 
 
-def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>") -> Model:
+def weights_view(data: Buffer) -> memoryview:
+    """A read-only byte view of a weights buffer (bytes, bytearray, memoryview, mmap, NumPy array): Constants
+    read from it are views into it, not copies. A buffer that is not contiguous is copied once."""
+    if isinstance(data, np.ndarray):  # a Tensor's memory (any dtype, ml_dtypes' included)
+        data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    view = memoryview(data)
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view.toreadonly()
+
+
+def map_weights(path: str | os.PathLike[str]) -> memoryview:
+    """The file at `path` mapped read-only (an empty file: an empty view). Constants read from the view keep the
+    mapping alive; it goes away with the last of them. Saving over the file later is fine: irforge writes a new
+    file and renames it over the old one, whose inode the mapping keeps until then."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):  # a pipe or device: read it
+            return memoryview(f.read())
+        if st.st_size == 0:
+            return memoryview(b"")
+        kwargs: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+        try:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, **kwargs)
+        except (OSError, ValueError):  # a file system that cannot map files
+            return memoryview(f.read())
+    return memoryview(mapped)
+
+
+def model_from_xml(xml_bytes: bytes, bin_bytes: Buffer, source: str = "<memory>") -> Model:
+    """A Model from IR XML and its weights (any buffer: bytes, a memoryview, a mapped file); Constant values
+    are read-only views into `bin_bytes`."""
     head = xml_bytes[:512]
     if b"<net" not in head:
         raise ModelReadError(f"{source}: not an IR file (no <net> element at the start)")
@@ -516,7 +566,7 @@ def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>")
         raise ModelReadError(f"{source}: not valid XML ({e})") from None
     if root.tag != "net" or root.get("version") not in ("10", "11"):
         raise ModelReadError(f"{source}: not an IR v10/v11 file (root <{root.tag}> version {root.get('version')})")
-    reader = _Reader(bin_bytes, source)
+    reader = _Reader(weights_view(bin_bytes), source)
     model = reader.graph(root, root.get("name", "model"))
     if not model.results:
         raise ModelReadError(f"{source}: the model has no Result layer (no outputs)")
@@ -528,7 +578,7 @@ def model_from_xml(xml_bytes: bytes, bin_bytes: bytes, source: str = "<memory>")
 
 def read_model(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str] | None = None) -> Model:
     """Read an IR `.xml` and its `.bin`: `bin_path` when given (it must exist), else the `.bin` beside the `.xml`
-    (none there: an IR without weights)."""
+    (none there: an IR without weights). The `.bin` is mapped, not read: Constants are read-only views of it."""
     xml_path = Path(xml_path)
     if not xml_path.is_file():
         raise ModelReadError(f"{xml_path}: no such file")
@@ -536,10 +586,12 @@ def read_model(xml_path: str | os.PathLike[str], bin_path: str | os.PathLike[str
     if bin_path is not None and not bpath.is_file():
         raise ModelReadError(f"{bpath}: no such weights file (given for {xml_path})")
     try:
-        blob = bpath.read_bytes() if bpath.is_file() else b""
+        blob = map_weights(bpath) if bpath.is_file() else memoryview(b"")
         xml = xml_path.read_bytes()
-    except OSError as e:
-        raise ModelReadError(f"{xml_path}: cannot read {e.filename or xml_path} ({e.strerror})") from None
+    except (OSError, ValueError) as e:  # ValueError: mmap of something that cannot be mapped
+        name = getattr(e, "filename", None) or xml_path
+        reason = getattr(e, "strerror", None) or str(e)
+        raise ModelReadError(f"{xml_path}: cannot read {name} ({reason})") from None
     return model_from_xml(xml, blob, str(xml_path))
 
 

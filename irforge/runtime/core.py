@@ -77,8 +77,6 @@ class Core(OpenVINONames):
         if config:
             raise OptionError(f"read_model: config keys {', '.join(map(str, config))} are not supported "
                               "(irforge reads every model the same way)")
-        from irforge.mo.convert import convert_model, load_source
-
         if isinstance(model, Model):
             return model
         if isinstance(model, (str, os.PathLike)) and not _is_xml_text(model):
@@ -86,6 +84,8 @@ class Core(OpenVINONames):
             if path.endswith(".onnx") or (not path.endswith(".xml") and _looks_like_onnx(path)):
                 if weights is not None:
                     raise OptionError("read_model: weights are only for IR models (.xml); an ONNX model holds its own")
+                from irforge.mo.convert import convert_model
+
                 return convert_model(path)
             if weights is None or isinstance(weights, (str, os.PathLike)):
                 return _read_xml(path, weights)
@@ -96,6 +96,8 @@ class Core(OpenVINONames):
                 raise OptionError("read_model: the stream gave text, not bytes (open the file in binary mode)")
             if data.lstrip()[:1] == b"<":
                 return model_from_xml(data, _weights_bytes(weights), "<memory>")
+            from irforge.mo.convert import convert_model, load_source
+
             return convert_model(load_source(data))
         raise OptionError(f"read_model: model: expected a path, bytes, a string or a binary stream, got "
                           f"{type(model).__name__}")
@@ -186,19 +188,28 @@ def _looks_like_onnx(path: str) -> bool:
         return False
 
 
-def _weights_bytes(weights: object) -> bytes:
+def _weights_bytes(weights: object) -> Any:
+    """The weights as a buffer the IR reader makes Constant views of: the given bytes/buffer or Tensor memory
+    itself (no copy), a path mapped, a stream read."""
+    from irforge.ir.xml_io import map_weights
     from irforge.runtime.tensor import Tensor
 
     if weights is None:
         return b""
     if isinstance(weights, Tensor):
-        return weights.data.tobytes()
+        return weights.data
     if hasattr(weights, "read"):
-        return bytes(weights.read())
+        return weights.read()
     if isinstance(weights, (bytes, bytearray, memoryview)):
-        return bytes(weights)
+        return weights
     if isinstance(weights, (str, os.PathLike)):
-        return _read_file(os.fspath(weights))
+        from irforge.errors import ModelReadError
+
+        path = os.fspath(weights)
+        try:
+            return map_weights(path)
+        except (OSError, ValueError) as e:
+            raise ModelReadError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
     raise OptionError(f"read_model: weights: expected a path, bytes, a Tensor or a binary stream, got "
                       f"{type(weights).__name__}")
 

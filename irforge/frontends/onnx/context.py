@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from irforge.errors import UnsupportedOpsError
 from irforge.ir.graph import Model, Node, Output, constant, make
@@ -89,7 +88,7 @@ class NodeContext:
         if isinstance(v, list) and v and isinstance(v[0], bytes):
             return [x.decode("utf-8") for x in v]
         if isinstance(v, onnx.TensorProto):
-            return numpy_helper.to_array(v)
+            return self.conv.external.to_array(v)
         return v
 
     def unsupported(self, what: str) -> UnsupportedAttribute:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import numpy_helper
 from onnx.checker import ValidationError
 
 from irforge.errors import GraphError, IRForgeError, ModelReadError, UnsupportedOpsError
 from irforge.frontends.onnx.context import NodeContext, UnsupportedAttribute
+from irforge.frontends.onnx.external_data import ExternalData
 from irforge.frontends.onnx.registry import find_translator
 from irforge.frontends.onnx.types import value_info_type
 from irforge.ir.graph import Model, Node, Output, constant, parameter, result
@@ -22,13 +22,17 @@ class _Poisoned(Exception):
 
 
 def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
-    """Load an ONNX file (external data included); missing, non-ONNX and truncated files, and external data that
-    is missing or lies outside the model's folder, raise ModelReadError naming the file."""
+    """Load an ONNX file; its external data is checked (present, inside the model's folder) but not loaded: the
+    converter maps it (irforge/frontends/onnx/external_data.py). Missing, non-ONNX and truncated files, and
+    external data that is missing or lies outside the model's folder, raise ModelReadError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ModelReadError(f"{p}: no such file")
     try:
-        model = onnx.load(str(p))
+        model = onnx.load(str(p), load_external_data=False)
+        ExternalData(str(p.parent)).check(model)
+    except ModelReadError as e:  # external data: missing, `../`, an absolute path, beyond the end of its file
+        raise ModelReadError(f"{p}: bad external data ({_first_line(e)})") from None
     except ValidationError as e:  # external data: missing, `../`, an absolute path, beyond the end of its file
         raise ModelReadError(f"{p}: bad external data ({_first_line(e)})") from None
     except (DecodeError, ValueError, RuntimeError, OSError, TypeError, UnicodeDecodeError) as e:
@@ -133,10 +137,12 @@ class GraphConverter:
     """Translates one ONNX graph (the main graph or a sub-graph with a `parent` scope) into a Model."""
 
     def __init__(self, graph: onnx.GraphProto, opsets: dict[str, int], parent: "GraphConverter | None" = None,
-                 name: str = "model", inline: bool = False) -> None:
+                 name: str = "model", inline: bool = False, base_dir: str = "") -> None:
         """`inline`: a sub-graph translated into its parent's graph (an If branch chosen at conversion time):
-        outer values are used directly instead of through body Parameters."""
+        outer values are used directly instead of through body Parameters. `base_dir`: the folder external
+        data locations are relative to (the model file's; a sub-graph shares its parent's mappings)."""
         self.graph = graph
+        self.external = parent.external if parent is not None else ExternalData(base_dir)
         self.inline = inline
         self.opsets = opsets
         self.parent = parent
@@ -173,7 +179,7 @@ class GraphConverter:
                 raise _Poisoned(name)
             return v
         if name in self.initializers:
-            out = constant(numpy_helper.to_array(self.initializers[name]), name=self.unique_name(name))
+            out = constant(self.external.to_array(self.initializers[name]), name=self.unique_name(name))
             out.names.add(name)
             self.values[name] = out
             return out
@@ -258,12 +264,13 @@ def convert_model(model: "str | os.PathLike[str] | onnx.ModelProto") -> Model:
     proto, source = (model, "ONNX model") if isinstance(model, onnx.ModelProto) else (load_onnx(model), str(model))
     check_names(proto, source)
     name = (proto.graph.name or "model") if isinstance(model, onnx.ModelProto) else Path(model).stem
+    base_dir = "" if isinstance(model, onnx.ModelProto) else str(Path(model).parent)
     opsets = opset_map(proto)
     check_opset(opsets, source)
     missing = find_unsupported(proto.graph, opsets)
     if missing:
         raise UnsupportedOpsError(f"Unsupported ONNX ops: {format_unsupported(missing)}")
-    return GraphConverter(proto.graph, opsets, name=name).convert()
+    return GraphConverter(proto.graph, opsets, name=name, base_dir=base_dir).convert()
 
 
 __all__ = ["convert_model", "load_onnx", "GraphConverter"]

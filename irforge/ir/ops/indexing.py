@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -261,7 +260,7 @@ class Gather(OpSpec):
         out_shape = batch + data.shape[b:ax] + idx.shape[b:] + data.shape[ax + 1:]
         idx = _normalize_indices(idx, dim)
         outside = (idx < 0) | (idx >= dim)
-        if dim == 0 or data.size == 0:
+        if dim == 0 or data.size == 0 or idx.size == 0:
             return [np.zeros(out_shape, data.dtype)]
         flat_data = data.reshape((-1,) + data.shape[b:])
         flat_idx = np.where(outside, 0, idx).reshape((-1,) + idx.shape[b:])
@@ -364,7 +363,7 @@ def _identity(reduction: str, dtype: np.dtype) -> object:
     if reduction in ("prod",):
         return 1
     if reduction in ("min", "max"):
-        info = ml_dtypes.finfo(dtype) if dtype.kind in "fV" else np.iinfo(dtype) if dtype.kind in "iu" else None
+        info = _finfo(dtype) if dtype.kind in "fV" else np.iinfo(dtype) if dtype.kind in "iu" else None
         if info is None:
             return reduction == "min"
         return info.max if reduction == "min" else info.min
@@ -484,3 +483,12 @@ class NonZero(OpSpec):
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
         x = np.atleast_1d(inputs[0])
         return [np.array(np.nonzero(x), dtype=node.outputs[0].element_type.dtype).reshape(x.ndim, -1)]
+
+
+def _finfo(dtype: np.dtype) -> object:
+    """NumPy's finfo for its own floats, ml_dtypes' for bf16 and f8 (imported only then: it costs ~1 s)."""
+    if dtype in (np.float16, np.float32, np.float64):
+        return np.finfo(dtype)
+    import ml_dtypes
+
+    return ml_dtypes.finfo(dtype)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -133,7 +132,7 @@ def max_pool(x: np.ndarray, win: _Window, axis: int) -> tuple[np.ndarray, np.nda
     sp_strides = [int(np.prod(win.sizes[i + 1:])) for i in range(len(win.sizes))]
     spatial_size = int(np.prod(win.sizes))
     xp = pad_spatial(x, win.pads_begin, win.reach_end, 0)
-    lowest = ml_dtypes.finfo(x.dtype).min if x.dtype.kind in "fV" else np.iinfo(x.dtype).min  # V: bf16, f8
+    lowest = _finfo(x.dtype).min if x.dtype.kind in "fV" else np.iinfo(x.dtype).min  # V: bf16, f8
     best = np.full((n, c, *win.out), lowest, dtype=x.dtype)
     index = np.zeros((n, c, *win.out), dtype=np.int64)
     for k in win.offsets():
@@ -270,3 +269,12 @@ class AvgPool16(_AvgPoolBase):
     type_name = "AvgPool"
     version = "opset16"
     attrs = _AVGPOOL14_ATTRS + (Attr("dilations", "ints", None),)
+
+
+def _finfo(dtype: np.dtype) -> object:
+    """NumPy's finfo for its own floats, ml_dtypes' for bf16 and f8 (imported only then: it costs ~1 s)."""
+    if dtype in (np.float16, np.float32, np.float64):
+        return np.finfo(dtype)
+    import ml_dtypes
+
+    return ml_dtypes.finfo(dtype)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-import ml_dtypes
 import numpy as np
 
 from irforge.errors import GraphError
@@ -42,6 +41,8 @@ def _extreme(dtype: np.dtype, highest: bool) -> object:
         inf = np.array(np.inf if highest else -np.inf).astype(dtype)
         if np.isinf(inf):
             return inf
+        import ml_dtypes  # on first use: importing it costs ~1 s
+
         info = ml_dtypes.finfo(dtype)
         return info.max if highest else info.min
     if dtype.kind == "b":
