@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import ml_dtypes
 import numpy as np
 import torch
 
@@ -24,6 +23,8 @@ PRECISE_MARKS = ("precise", "disable_fp16_compression")  # rt_info names (OpenVI
 
 def round_bf16(arr: np.ndarray) -> np.ndarray:
     """f32 values rounded to the nearest bf16 (ties to even), kept as f32."""
+    import ml_dtypes  # imported where bf16 is used (it costs import time)
+
     return np.asarray(arr, np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
 
 

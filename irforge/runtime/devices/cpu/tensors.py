@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 import torch
 
@@ -21,9 +20,14 @@ _TORCH_OF_NUMPY: dict[np.dtype, torch.dtype] = {
     np.dtype(np.int8): torch.int8,
     np.dtype(np.uint8): torch.uint8,
     np.dtype(np.bool_): torch.bool,
-    np.dtype(ml_dtypes.bfloat16): torch.bfloat16,
-}
-_NUMPY_OF_TORCH = {t: d for d, t in _TORCH_OF_NUMPY.items()}
+}  # + ml_dtypes' bfloat16 -> torch.bfloat16 (`_torch_of`: ml_dtypes is imported only where bf16 is used)
+
+
+def _torch_of(dtype: np.dtype) -> torch.dtype | None:
+    dt = _TORCH_OF_NUMPY.get(dtype)
+    if dt is None and dtype.kind == "V" and dtype.name == "bfloat16":
+        return torch.bfloat16
+    return dt
 
 FLOAT_TYPES = ("f32", "f16", "bf16", "f64")
 # element types whose values live as torch tensors (the others stay NumPy arrays end to end)
@@ -34,7 +38,7 @@ def torch_dtype(et: ElementType) -> torch.dtype | None:
     """The torch dtype holding values of `et`, None when torch does not compute with it."""
     if et.name not in TORCH_TYPES or et.dtype is None:
         return None
-    return _TORCH_OF_NUMPY[et.dtype]
+    return _torch_of(et.dtype)
 
 
 def to_torch(value: Any) -> Any:
@@ -45,7 +49,7 @@ def to_torch(value: Any) -> Any:
         if np.isscalar(value) and not isinstance(value, (str, bytes)):
             return to_torch(np.asarray(value))
         return value
-    dt = _TORCH_OF_NUMPY.get(value.dtype)
+    dt = _torch_of(value.dtype)
     if dt is None:
         return value
     if not value.flags.writeable or any(s < 0 for s in value.strides):
@@ -63,6 +67,8 @@ def to_numpy(value: Any) -> Any:
     arrays pass through."""
     if isinstance(value, torch.Tensor):
         if value.dtype is torch.bfloat16:
+            import ml_dtypes
+
             return value.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         return value.numpy()
     return value
