@@ -40,10 +40,25 @@ def _rounding(ctx: NodeContext, x: Output, kernel: list[int], attrs: dict[str, A
     return "ceil" if same else "ceil_torch"
 
 
+def _clipped_kernel(ctx: NodeContext, x: Output, kernel: list[int], attrs: dict[str, Any]) -> list[int]:
+    """With ceil_mode, ONNX (like torch) takes a kernel larger than the padded input as one window over all of it
+    (Hugging Face EfficientNet's pooler: AvgPool2d(1280, ceil_mode=True) on a 7x7 map); OpenVINO's pooling
+    rejects a kernel that does not fit, so such a kernel is clipped to the padded input size (the same single
+    window, the same taps, hence the same max and the same average with or without counting pads)."""
+    if not ctx.attr("ceil_mode", 0) or any(d != 1 for d in attrs["dilations"]):
+        return kernel
+    geometry = _static_geometry(x, kernel, attrs)
+    if geometry is None:
+        return kernel
+    sizes, _, pb, pe = geometry
+    return [min(k, v + b + e) for k, v, b, e in zip(kernel, sizes, pb, pe)]
+
+
 def _pool_attrs(ctx: NodeContext) -> tuple[Output, dict[str, Any]]:
     x = ctx.input(0)
     kernel = list(ctx.attr("kernel_shape"))
     attrs = window_attrs(ctx, len(kernel))
+    kernel = _clipped_kernel(ctx, x, kernel, attrs)
     attrs["rounding_type"] = _rounding(ctx, x, kernel, attrs)
     attrs["kernel"] = kernel
     return x, attrs
