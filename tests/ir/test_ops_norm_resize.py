@@ -144,16 +144,18 @@ def test_interpolate_linear_antialias_5d(scales: list[float]) -> None:
                                                   ((1, 1, 8, 8), [2, 3], [8, 3], "sizes")])
 def test_interpolate_pillow(mode: str, cube: float, dtype: type, shape: tuple[int, ...], axes: list[int],
                             values: list[float], by: str) -> None:
-    """uint8 results may differ by one: each pass rounds halves away from zero (OpenVINO's reference, Pillow),
-    OpenVINO's CPU kernel rounds some of them to even."""
+    """uint8 results may differ: each pass rounds halves away from zero (OpenVINO's reference, Pillow), OpenVINO's
+    CPU kernel rounds some of them to even. A one-off intermediate of the first pass is weighted again by the second:
+    bilinear weights sum to at most 1 (one step), bicubic's negative lobes let it reach two. The input is drawn from
+    its own seed, so the case does not depend on which tests ran before it in the worker."""
     model = _interpolate(np.zeros(shape, dtype), axes, values, by, mode=mode, cube_coeff=cube)
     if dtype == np.float32:
         _check(model, _randn(*shape))
         return
-    x = RNG.integers(0, 256, shape).astype(dtype)
+    x = np.random.default_rng(5).integers(0, 256, shape).astype(dtype)
     got, want = run_ref(model, [x])[0], run_openvino(model, [x])[0]
     assert got.dtype == np.uint8 and got.shape == want.shape
-    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if mode == "bilinear_pillow" else 2)
 
 
 @pytest.mark.parametrize("mode,align", [("nearest", None), ("bilinear", False), ("bilinear", True),
