@@ -85,20 +85,6 @@ def _child(runtime: str, model_path: str, inputs_path: str, runs: int) -> dict[s
 RUNTIMES = ("irforge", "openvino", "onnxruntime")
 
 
-def _cpu() -> tuple[str, list[str]]:
-    """The CPU's model name and the ISA extensions (of those that matter to these kernels) it has, from lscpu."""
-    import subprocess
-
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no lscpu)", []
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512", "avx_vnni", "amx")
-    return fields.get("Model name", "?").strip(), [f for f in flags if f.startswith(wanted)]
-
-
 def _prepare(names: list[str], cache: "os.PathLike[str]", compress: bool) -> list[tuple[str, str, str, str]]:
     """(name, .onnx, .xml, inputs .npz) per model: exported, converted and saved once (cached)."""
     from pathlib import Path
@@ -203,8 +189,9 @@ def main() -> None:
     parser.add_argument("--compress-to-fp16", action="store_true", help="save the IR with f16 weights")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "irforge_cold_start"))
     args = parser.parse_args()
-    cpu, isa = _cpu()
-    print(f"CPU: {cpu}, {os.cpu_count()} logical CPUs; ISA: {' '.join(isa)}")
+    from benchmarks.cpu import cpu_description
+
+    print(cpu_description())
     print(f"load average at start {os.getloadavg()}; {args.repeat} fresh processes per cell (times: best, memory: "
           "median); MB = MiB of VmRSS/VmHWM")
     models = _prepare(args.models, args.cache, args.compress_to_fp16)

@@ -51,6 +51,7 @@ from torch import nn  # noqa: E402
 import irforge  # noqa: E402
 from irforge.ir.graph import Model, make, parameter, result  # noqa: E402
 from irforge.ir.types import Type  # noqa: E402
+from benchmarks.cpu import cpu_description  # noqa: E402
 from tests.models import zoo  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "irforge_runtime_zoo"
@@ -332,23 +333,6 @@ def package_models() -> list[BenchModel]:
         if path is not None:
             models.append(BenchModel(name, None, lambda m=pm: dict(m.input_sets()[0]), lambda p=path: p))
     return models
-
-
-def cpu_description() -> str:
-    """The CPU's model name and the ISA flags that decide kernels (from /proc/cpuinfo, as lscpu prints them)."""
-    name, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    isa = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
-                       "amx_tile", "amx_bf16", "amx_int8") if f in flags]
-    return f"{name}, {os.cpu_count()} logical CPUs; ISA: {' '.join(isa) or 'none of the AVX2+ flags'}"
 
 
 def main() -> None:

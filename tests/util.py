@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import ml_dtypes
@@ -99,3 +100,17 @@ def assert_close(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: fl
                                        equal_nan=True, err_msg=f"{what} output {i}")
         else:
             np.testing.assert_array_equal(g, w, err_msg=f"{what} output {i}")
+
+
+def write_atomic(path: Path, write: Callable[[str], None]) -> None:
+    """`write(tmp)` into a temporary file beside `path`, then rename it to `path`: a concurrent reader (pytest -n
+    workers sharing a cache) sees no file or the whole file, never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

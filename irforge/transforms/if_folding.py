@@ -57,11 +57,8 @@ class FoldConstantIf(Pass):
             body.parameters[d.body_param].outputs[0].replace_all_uses_with(node.inputs[d.input_index],
                                                                           move_names=False)
         for d in node.attrs[f"{prefix}_outputs"]:
-            result = body.results[d.body_result]
-            src = result.inputs[0]
-            result.detach()
-            node.outputs[d.output_index].replace_all_uses_with(src)
-        for r in body.results:
+            node.outputs[d.output_index].replace_all_uses_with(body.results[d.body_result].inputs[0])
+        for r in body.results:  # the copy's Results are not part of the graph: their uses go
             r.detach()
         erase_if_dead(node)
         self.count += 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tests.util import write_atomic
 
 OPSETS = (11, 13, 17)
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "zoo"
@@ -396,20 +395,17 @@ def export(name: str, opset: int) -> Path:
     if spec.script:
         model = torch.jit.script(model)
     example = tuple(torch.from_numpy(v) for v in spec.input_sets()[0].values())
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=CACHE_DIR)
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         with torch.no_grad():
             torch.onnx.export(model, example, tmp, dynamo=False, opset_version=opset,
                               input_names=spec.input_names, output_names=list(spec.outputs),
                               dynamic_axes=spec.dynamic_axes or None, do_constant_folding=spec.constant_folding)
-        os.replace(tmp, path)
-        for stale in CACHE_DIR.glob(f"{name}-opset{opset}-*.onnx"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    write_atomic(path, write)
+    for stale in CACHE_DIR.glob(f"{name}-opset{opset}-*.onnx"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return path
 
 

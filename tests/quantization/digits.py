@@ -5,14 +5,13 @@ workers may build them at once)."""
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from tests.util import write_atomic
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "quantization"
 SPLITS = {"train": 1000, "val": 400, "test": 397}  # 1797 images in all
@@ -90,17 +89,6 @@ def _fit(x: np.ndarray, y: np.ndarray) -> DigitsCNN:
     return model.eval()
 
 
-def _write_atomic(path: Path, write: "callable[[str], None]") -> None:  # type: ignore[valid-type]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def load() -> Digits:
     """The trained digits CNN (ONNX, dynamic batch, input 'x', output 'logits') and its data split."""
     key = _key()
@@ -110,9 +98,9 @@ def load() -> Digits:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         xs, ys = _split()
         model = _train(xs["train"], ys["train"])
-        _write_atomic(data_path, lambda p: np.savez(p, **{f"x_{k}": v for k, v in xs.items()},
+        write_atomic(data_path, lambda p: np.savez(p, **{f"x_{k}": v for k, v in xs.items()},
                                                      **{f"y_{k}": v for k, v in ys.items()}))
-        _write_atomic(onnx_path, lambda p: torch.onnx.export(
+        write_atomic(onnx_path, lambda p: torch.onnx.export(
             model, (torch.from_numpy(xs["train"][:1]),), p, dynamo=False, input_names=["x"],
             output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17))
     with np.load(data_path) as z:

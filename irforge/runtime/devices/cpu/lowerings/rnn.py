@@ -60,6 +60,8 @@ def _params(node: Node, w: np.ndarray, r: np.ndarray, b: np.ndarray) -> list[tor
 
 @lowers("LSTMSequence", "GRUSequence", "RNNSequence")
 class RecurrentLowering(NodeLowering):
+    traceable = False  # the step branches on the runtime lengths and may call the NumPy reference kernel
+
     def supports(self, node: Node, g: GraphView) -> bool:
         if not g.torch_ok(node) or any(o.element_type.name != "f32" for o in node.outputs):
             return False
@@ -131,5 +133,3 @@ class RecurrentLowering(NodeLowering):
             arrays = [t.numpy() for t in ins] + [w, r, b]
             return tuple(to_torch(a) for a in evaluate(node, arrays))
         return fn, f"torch_{node.type[:-8].lower()}_f32"
-
-    traceable = False
