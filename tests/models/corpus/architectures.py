@@ -18,13 +18,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloaded, ever
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import numpy as np
+import torch
+from torch import nn
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from torch import nn  # noqa: E402
+# nothing downloaded, ever (set before transformers is first imported, by a build)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 Inputs = dict[str, np.ndarray]
 EXPORTERS = ("legacy", "dynamo")
@@ -90,6 +90,8 @@ def _builder(model_cls: str, config_cls: str, config: dict[str, Any], input_name
     parameters perturbed -> eval -> wrapped to return `outputs`."""
 
     def build() -> nn.Module:
+        import transformers  # on first build, not at import: collecting the suite need not pay ~1 s for it
+
         cfg = getattr(transformers, config_cls)(**config)
         torch.manual_seed(seed)
         model = getattr(transformers, model_cls)(cfg)
@@ -105,14 +107,17 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _text(vocab: int, seq: int = 128, pad: int = 16, seed: int = 0, token_type_ids: bool = False
-          ) -> Callable[[], Inputs]:
-    """input_ids (avoiding the first 5 ids, where the special tokens live) and an attention mask with `pad`
-    padded positions at the end. (Decoders too: left padding leaves the padded query rows with nothing to attend
-    to, where eager PyTorch and the dynamo export legitimately disagree, by up to the logits' own scale.)"""
+def _text(vocab: int, seq: int = 128, pad: int = 16, seed: int = 0, token_type_ids: bool = False,
+          eos: int | None = None) -> Callable[[], Inputs]:
+    """input_ids (avoiding the first 5 ids, where the special tokens live; `eos` ends the unpadded text) and an
+    attention mask with `pad` padded positions at the end. (Decoders too: left padding leaves the padded query rows
+    with nothing to attend to, where eager PyTorch and the dynamo export legitimately disagree, by up to the logits'
+    own scale.)"""
 
     def make() -> Inputs:
         ids = _rng(seed).integers(5, vocab, (1, seq), dtype=np.int64)
+        if eos is not None:
+            ids[0, seq - pad - 1] = eos
         mask = np.ones((1, seq), np.int64)
         if pad:
             mask[0, seq - pad:] = 0
@@ -147,8 +152,8 @@ def _mel(frames: int = 100, seed: int = 0) -> Callable[[], Inputs]:
 def _text_arch(name: str, checkpoint: str, model_cls: str, config_cls: str, config: dict[str, Any], vocab: int,
                outputs: tuple[str, ...] = ("last_hidden_state",), seed: int = 0, token_type_ids: bool = False,
                seq: int = 128, pad: int = 16, part: Callable[[nn.Module], nn.Module] | None = None,
-               note: str = "", **extra: Any) -> Architecture:
-    inputs = _text(vocab, seq, pad, seed=seed, token_type_ids=token_type_ids)
+               note: str = "", eos: int | None = None, **extra: Any) -> Architecture:
+    inputs = _text(vocab, seq, pad, seed=seed, token_type_ids=token_type_ids, eos=eos)
     names = list(inputs())
     return Architecture(name, "text-encoder", checkpoint,
                         _builder(model_cls, config_cls, {"vocab_size": vocab, **config}, names, outputs, seed, part),
@@ -204,10 +209,11 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
                {"d_model": 768, "encoder_attention_heads": 12, "encoder_ffn_dim": 3072, "encoder_layers": 2,
                 "decoder_attention_heads": 12, "decoder_ffn_dim": 3072, "decoder_layers": 2}, 50265, seed=7,
                part=lambda m: m.get_encoder()),
+    # the checkpoint's eos_token_id 2 makes CLIP pool at the largest id: 49407, its real end-of-text token
     _text_arch("clip-text", "openai/clip-vit-base-patch32", "CLIPTextModel", "CLIPTextConfig",
                {"hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 2048, "num_hidden_layers": 2,
                 "max_position_embeddings": 77, "eos_token_id": 2}, 49408,
-               ("last_hidden_state", "pooler_output"), seed=8, seq=77, pad=10),
+               ("last_hidden_state", "pooler_output"), seed=8, seq=77, pad=10, eos=49407),
     _text_arch("mobilebert", "google/mobilebert-uncased", "MobileBertModel", "MobileBertConfig",
                {"hidden_size": 512, "num_attention_heads": 4, "intermediate_size": 512, "embedding_size": 128,
                 "intra_bottleneck_size": 128, "true_hidden_size": 128, "num_feedforward_networks": 4,

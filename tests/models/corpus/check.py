@@ -2,8 +2,8 @@
 and read back, tests/models/harness.py), then ONNX Runtime (the oracle, itself checked against eager PyTorch) and
 the three targets: irforge REF, irforge CPU in f32, and OpenVINO's CPU plugin reading the IR irforge wrote.
 
-`python -m tests.models.corpus.check [ARCH[:EXPORTER]...]` prints every case's errors and stage times (the source
-of the failure table in tests/models/test_corpus.py)."""
+`python -m tests.models.corpus.check [-v] [ARCH[:EXPORTER]...]` prints every case's errors and stage times (wall
+seconds), -v with the traceback of a conversion error."""
 from __future__ import annotations
 
 import contextlib
@@ -15,18 +15,20 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 import irforge
 from irforge.ir.graph import Model
 from tests.models.corpus import export
-from tests.models.corpus.export import first_line
 from tests.models.corpus.architectures import ARCHITECTURES, EXPORTERS
+from tests.models.corpus.export import first_line
 from tests.models.corpus.metrics import TOLERANCE, describe, rel_errs
 from tests.models.harness import convert_to_ir, run_openvino_xml, run_ref
 
 TARGETS = ("ref", "cpu", "openvino")
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,8 +50,8 @@ def convert(arch: str, exporter: str, out_dir: Path) -> Converted:
 
 def thread_share() -> int:
     """This process's share of the cores: all of them, or cores / workers under pytest-xdist. Two workers each
-    running 2-thread oneDNN / OpenMP kernels on 2 cores spend much of their time spinning on each other (the corpus
-    took ~75% more CPU time under `-n 2` than the same cases run one after another)."""
+    running 2-thread oneDNN / OpenMP kernels on 2 cores spend much of their time spinning on each other: under
+    `-n 2` the corpus took ~11 CPU-minutes with 2 threads per worker, ~7 with 1 (and more architectures)."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
@@ -103,7 +105,7 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # where a peer (OpenVINO) misses ORT on its own
 
-    def timed(self, stage: str, fn: Callable[[], object]) -> object:
+    def timed(self, stage: str, fn: Callable[[], T]) -> T:
         t = time.perf_counter()
         try:
             return fn()
@@ -122,11 +124,11 @@ def check_targets(conv: Converted, inputs: dict[str, np.ndarray], want: list[np.
         except Exception as e:  # noqa: BLE001 - every target is tried; the failures are reported together
             outcome.failures[target] = first_line(e)
             continue
-        errs = rel_errs(got, want)  # type: ignore[arg-type]
+        errs = rel_errs(got, want)
         outcome.errors[target] = errs
         if max(errs) <= TOLERANCE:
             continue
-        if target == "openvino" and _openvino_agrees_with_itself(conv, inputs, want, got, outcome):  # type: ignore
+        if target == "openvino" and _openvino_agrees_with_itself(conv, inputs, want, got, outcome):
             continue
         outcome.failures[target] = f"rel err vs ORT {describe(errs, names)} > {TOLERANCE:g}"
 
@@ -156,15 +158,16 @@ def check_oracle(arch: str, onnx_path: Path, inputs: dict[str, np.ndarray], eage
                  outcome: Outcome) -> list[np.ndarray]:
     """ORT's outputs, after checking them against eager PyTorch (an exporter error is not irforge's)."""
     want = outcome.timed("ort", lambda: run_ort(onnx_path, inputs))
-    errs = rel_errs(want, eager)  # type: ignore[arg-type]
+    errs = rel_errs(want, eager)
     outcome.errors["ort-vs-eager"] = errs
     if not max(errs) <= TOLERANCE:
         outcome.failures["export"] = f"ORT vs eager PyTorch rel err {describe(errs, ARCHITECTURES[arch].outputs)}"
-    return want  # type: ignore[return-value]
+    return want
 
 
 def main() -> None:
-    specs = sys.argv[1:] or list(ARCHITECTURES)
+    verbose = "-v" in sys.argv[1:]
+    specs = [a for a in sys.argv[1:] if a != "-v"] or list(ARCHITECTURES)
     cases = [(s.split(":")[0], e) for s in specs for e in (s.split(":")[1:] or EXPORTERS)]
     with tempfile.TemporaryDirectory() as d:
         for arch, exporter in cases:
@@ -173,13 +176,13 @@ def main() -> None:
                 outcome.timed("export", lambda: export.export(arch, exporter))
                 inputs, eager = export.reference(arch)
                 conv = outcome.timed("convert", lambda: convert(arch, exporter, Path(d)))
-                want = check_oracle(arch, conv.onnx_path, inputs, eager, outcome)  # type: ignore[union-attr]
-                check_targets(conv, inputs, want, outcome)  # type: ignore[arg-type]
+                want = check_oracle(arch, conv.onnx_path, inputs, eager, outcome)
+                check_targets(conv, inputs, want, outcome)
             except export.ExporterLimitation as e:
                 outcome.failures["export"] = f"skipped: {e}"
             except Exception as e:  # noqa: BLE001 - a report
                 outcome.failures["convert"] = first_line(e)
-                if "-v" in sys.argv:
+                if verbose:
                     traceback.print_exc()
             times = " ".join(f"{k} {v:.1f}" for k, v in outcome.seconds.items())
             errs = " ".join(f"{k} {max(v):.2g}" for k, v in outcome.errors.items())

@@ -1,9 +1,14 @@
-"""Where a target leaves irforge's REF device: every value of the converted model is made an output, both sides run
-it, and the first op (topological order) whose output differs beyond the tolerance while its inputs agree is the
-culprit. This is how the diagnoses in tests/models/test_corpus.py's KNOWN_FAILURES were made.
+"""Where a target (irforge CPU, or OpenVINO on irforge's IR) leaves irforge's REF device on a corpus case.
 
-`python -m tests.models.corpus.diagnose ARCH EXPORTER [cpu|openvino]` (default openvino). Adding outputs can
-change a device's fusions, so a divergence found here is confirmed against the unmodified model by the test."""
+Two ways to look, both over the converted model's non-constant values in topological order:
+* probe (default): every value is made an output at once and both sides run that model; the first op whose output
+  differs beyond the tolerance while its inputs agree is the culprit. Fast, but the extra outputs can change the
+  device's fusions (OpenVINO's SDPA / MHA fusions for one), so a fused-op error can vanish;
+* truncate (`--truncate`): one model per value, that value its only output, until the first that differs. Slower
+  (one compile per value), but each model keeps the device's fusions up to that value. This is how the T5 case in
+  check.py was found (OpenVINO drops the constant position bias of the first ScaledDotProductAttention's mask).
+
+`python -m tests.models.corpus.diagnose [--truncate] ARCH EXPORTER [cpu|openvino]` (default openvino)."""
 from __future__ import annotations
 
 import sys
@@ -13,82 +18,76 @@ from pathlib import Path
 import numpy as np
 
 import irforge
-from irforge.ir.graph import Model, Node
+from irforge.ir.graph import Model, Node, Output
 from tests.models.corpus import export
-from tests.models.corpus.check import convert
+from tests.models.corpus.check import convert, run_cpu
 from tests.models.corpus.metrics import TOLERANCE, rel_err
-from tests.models.harness import run_ref
+from tests.models.harness import run_openvino_xml, run_ref
 
 
-def _probe_model(model: Model) -> tuple[Model, list[tuple[Node, int]]]:
-    """`model` with every non-constant value added as an output (after the original outputs)."""
-    probes = [(n, i) for n in model.ops() if n.type != "Constant" for i in range(len(n.outputs))]
-    extra = [n.outputs[i] for n, i in probes]
-    return Model(list(model.results) + extra, model.parameters, model.name), probes
+def _values(model: Model) -> list[tuple[Node, int]]:
+    return [(n, i) for n in model.ops() if n.type != "Constant" for i in range(len(n.outputs))]
 
 
-def _run_openvino(xml: Path, names: list[str], inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """OpenVINO on the IR file with the values named `node_name:port` added as outputs."""
-    import openvino as ov
-
-    core = ov.Core()
-    m = core.read_model(str(xml))
-    by_name = {op.get_friendly_name(): op for op in m.get_ops()}
-    outs = []
-    for name in names:
-        node, port = name.rsplit(":", 1)
-        outs.append(by_name[node].output(int(port)))
-    m.add_outputs(outs)
-    compiled = core.compile_model(m, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    res = compiled(list(inputs.values()))
-    return [np.asarray(res[o]) for o in compiled.outputs]
+def _run(target: str, model: Model, inputs: dict[str, np.ndarray], d: Path) -> list[np.ndarray]:
+    if target == "cpu":
+        return run_cpu(model, inputs)
+    xml = d / "diagnose.xml"
+    irforge.save_model(model, xml, compress_to_fp16=False)
+    return run_openvino_xml(xml, inputs)
 
 
-def first_divergence(arch: str, exporter: str, target: str = "openvino", limit: int = 5) -> list[str]:
-    """Lines describing the first `limit` ops whose output differs between REF and `target` beyond TOLERANCE
-    while every non-constant input agrees."""
-    inputs, _ = export.reference(arch)
-    with tempfile.TemporaryDirectory() as d:
-        conv = convert(arch, exporter, Path(d))
-        probe, probes = _probe_model(conv.model)
-        n_out = len(conv.model.results)
-        ref = run_ref(probe, inputs)[n_out:]
-        if target == "openvino":
-            names = [f"{n.name}:{i}" for n, i in probes]
-            xml = Path(d) / "probe.xml"
-            irforge.save_model(probe, xml, compress_to_fp16=False)
-            got = _run_openvino(xml, names, inputs)[n_out:]
-        else:
-            compiled = irforge.Core().compile_model(probe, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-            got = compiled(list(inputs.values())).values_list()[n_out:]
-    errs = {(id(n), i): rel_err(g, r) if np.asarray(r).dtype.kind in "fiub" else 0.0
-            for (n, i), g, r in zip(probes, got, ref)}
+def _describe(node: Node, port: int, got: np.ndarray, ref: np.ndarray, target: str) -> str:
+    got, ref = np.asarray(got), np.asarray(ref)
+    at = ""
+    if ref.size and got.shape == ref.shape:
+        where = np.unravel_index(np.argmax(np.abs(got.astype(np.float64) - ref)), ref.shape)
+        at = f" (largest at {tuple(int(x) for x in where)}: {target} {got[where]}, REF {ref[where]})"
+    inputs = ", ".join(f"{s.node.type} {s.element_type}[{s.shape}]" for s in node.inputs)
+    return (f"{node.type} '{node.name}' port {port} {ref.dtype}{list(ref.shape)}: rel err "
+            f"{rel_err(got, ref):.3g}{at}; inputs: {inputs}")
+
+
+def probe(model: Model, inputs: dict[str, np.ndarray], target: str, d: Path, limit: int = 5) -> list[str]:
+    values = _values(model)
+    wide = Model(list(model.results) + [n.outputs[i] for n, i in values], model.parameters, model.name)
+    n_out = len(model.results)
+    ref = run_ref(wide, inputs)[n_out:]
+    got = _run(target, wide, inputs, d)[n_out:]
+    errs = {(id(n), i): rel_err(g, r) for (n, i), g, r in zip(values, got, ref)}
     lines = []
-    for (node, i), g, r in zip(probes, got, ref):
-        err = errs[(id(node), i)]
-        if not err > TOLERANCE:
-            continue
-        ins = [errs.get((id(src.node), src.index), 0.0) for src in node.inputs]
-        if any(e > TOLERANCE for e in ins):
-            continue
-        g, r = np.asarray(g), np.asarray(r)
-        where: tuple[int, ...] = ()
-        if r.size and g.shape == r.shape:
-            where = np.unravel_index(np.argmax(np.abs(g.astype(np.float64) - r)), r.shape)
-        lines.append(f"{node.type} '{node.name}' port {i} {r.dtype}{list(r.shape)}: rel err {err:.3g} "
-                     f"(at {tuple(int(x) for x in where)}: {target} {g[where] if where else g!r}, REF "
-                     f"{r[where] if where else r!r}); input types "
-                     f"{[f'{s.node.type}:{s.element_type}' for s in node.inputs]}")
-        if len(lines) >= limit:
-            break
+    for (node, i), g, r in zip(values, got, ref):
+        if errs[(id(node), i)] > TOLERANCE and all(errs.get((id(s.node), s.index), 0.0) <= TOLERANCE
+                                                   for s in node.inputs):
+            lines.append(_describe(node, i, g, r, target))
+            if len(lines) >= limit:
+                break
     return lines
 
 
+def truncate(model: Model, inputs: dict[str, np.ndarray], target: str, d: Path) -> list[str]:
+    for node, i in _values(model):
+        value: Output = node.outputs[i]
+        if value.element_type.name not in ("f32", "f16", "bf16"):
+            continue
+        cut = Model([value], model.parameters, model.name)
+        ref, got = run_ref(cut, inputs)[0], _run(target, cut, inputs, d)[0]
+        if rel_err(got, ref) > TOLERANCE:
+            return [_describe(node, i, got, ref, target)]
+    return []
+
+
 def main() -> None:
-    arch, exporter = sys.argv[1], sys.argv[2]
-    target = sys.argv[3] if len(sys.argv) > 3 else "openvino"
-    for line in first_divergence(arch, exporter, target) or ["no divergence found"]:
-        print(line)
+    args = [a for a in sys.argv[1:] if a != "--truncate"]
+    arch, exporter = args[0], args[1]
+    target = args[2] if len(args) > 2 else "openvino"
+    inputs, _ = export.reference(arch)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        model = convert(arch, exporter, d).model
+        find = truncate if "--truncate" in sys.argv else probe
+        for line in find(model, inputs, target, d) or ["no divergence found"]:
+            print(line)
 
 
 if __name__ == "__main__":

@@ -4,15 +4,14 @@
 * `dynamo`: torch.export + onnxscript, `dynamo=True` at its default opset with `optimize=True` (as users call it).
 
 Shapes are static (batch 1, the entry's sequence / image / audio length). Files live under tests/.cache/corpus, keyed
-by architecture, exporter, the torch / transformers / onnxscript versions and the source of the corpus files (so an
-edited config re-exports), and are written atomically: pytest-xdist workers may export the same file at once, and
-each writes a temporary file then renames it over the final name. Beside the ONNX files, `<arch>-<key>.npz` holds
-the example inputs and the eager PyTorch outputs."""
+by architecture, exporter, the torch / transformers / onnxscript versions and the source of architectures.py and
+this file (so an edited config re-exports), and are written atomically: pytest-xdist workers may export the same
+file at once, and each writes a temporary file then renames it over the final name. Beside the ONNX files,
+`<arch>-<keys>.npz` holds the example inputs and the eager PyTorch outputs, and `<arch>-<exporter>-<keys>.failed`
+the error of an exporter known to fail (so it is reproduced once per key, not on every run)."""
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from tests.models.corpus.architectures import ARCHITECTURES, EXPORTERS, Inputs
+from tests.util import write_atomic
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "corpus"
 
@@ -29,34 +29,38 @@ class ExporterLimitation(Exception):
     """The exporter is known to fail on this architecture (the entry's `exporter_failures`)."""
 
 
-def _source_key() -> str:
+def _env_key() -> str:
+    """The exporting environment: torch, transformers and onnxscript versions."""
     import onnxscript
     import transformers
 
+    versions = f"{torch.__version__}|{transformers.__version__}|{onnxscript.__version__}"
+    return hashlib.sha256(versions.encode()).hexdigest()[:8]
+
+
+def _source_key() -> str:
+    """What the corpus defines: this file and architectures.py."""
     h = hashlib.sha256()
     for f in (Path(__file__), Path(__file__).with_name("architectures.py")):
         h.update(f.read_bytes())
-    for v in (torch.__version__, transformers.__version__, onnxscript.__version__):
-        h.update(v.encode())
-    return h.hexdigest()[:12]
+    return h.hexdigest()[:8]
 
 
-def _atomic_write(path: Path, write: Callable[[str], None], suffix: str) -> None:
-    """`write(tmp)` into a temporary file beside `path`, then rename it to `path`; older keys of the same file
-    are removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-        stem = path.name.rsplit("-", 1)[0]
-        for stale in path.parent.glob(f"{stem}-*{suffix}"):
-            if stale != path and stale.name.rsplit("-", 1)[0] == stem:
-                stale.unlink(missing_ok=True)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _cache_path(stem: str, suffix: str) -> Path:
+    """CACHE_DIR/<stem>-<env key>-<source key><suffix>. Two environments (CI's main and lowest-versions runs, or
+    two virtual environments on one machine) keep their files side by side; a file of the same stem and environment
+    but an older source is removed when its successor is written (`_atomic_write`)."""
+    return CACHE_DIR / f"{stem}-{_env_key()}-{_source_key()}{suffix}"
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """`write(tmp)` into a temporary file beside `path`, then rename it to `path` (a concurrent reader sees the
+    old state or the whole file); then remove the files it supersedes: same stem and environment, older source."""
+    write_atomic(path, write)
+    head = path.name.rsplit("-", 1)[0]  # <stem>-<env key>
+    for stale in path.parent.glob(f"{head}-*{path.suffix}"):
+        if stale != path and stale.name.rsplit("-", 1)[0] == head:
+            stale.unlink(missing_ok=True)
 
 
 def _export(model: torch.nn.Module, args: tuple[torch.Tensor, ...], path: str, exporter: str,
@@ -80,8 +84,8 @@ def export(arch: str, exporter: str) -> Path:
     error raises ExporterLimitation; another error, or a success, raises an error saying the record is stale."""
     spec = ARCHITECTURES[arch]
     known = spec.exporter_failures.get(exporter)
-    path = CACHE_DIR / f"{arch}-{exporter}-{_source_key()}.onnx"
-    failed = path.with_suffix(".failed")  # the recorded failure, reproduced once for this key
+    path = _cache_path(f"{arch}-{exporter}", ".onnx")
+    failed = _cache_path(f"{arch}-{exporter}", ".failed")  # the recorded failure, reproduced once for this key
     if known is not None and failed.is_file() and failed.read_text() == known:
         raise ExporterLimitation(f"{exporter} exporter: {known}")
     if not path.is_file():
@@ -91,10 +95,10 @@ def export(arch: str, exporter: str) -> Path:
         args = tuple(torch.from_numpy(v) for v in spec.inputs().values())
         try:
             _atomic_write(path, lambda tmp: _export(model, args, tmp, exporter, spec.input_names,
-                                                    list(spec.outputs)), ".onnx")
+                                                    list(spec.outputs)))
         except Exception as e:
             if known is not None and first_line(e) == known:
-                _atomic_write(failed, lambda tmp: Path(tmp).write_text(known), ".failed")
+                _atomic_write(failed, lambda tmp: Path(tmp).write_text(known))
                 raise ExporterLimitation(f"{exporter} exporter: {known}") from None
             raise
     if known is not None:
@@ -110,7 +114,7 @@ def first_line(e: BaseException) -> str:
 
 
 def _reference_path(arch: str) -> Path:
-    return CACHE_DIR / f"{arch}-{_source_key()}.npz"
+    return _cache_path(arch, ".npz")
 
 
 def _write_reference(arch: str, model: torch.nn.Module) -> None:
@@ -124,7 +128,7 @@ def _write_reference(arch: str, model: torch.nn.Module) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    _atomic_write(_reference_path(arch), write, ".npz")
+    _atomic_write(_reference_path(arch), write)
 
 
 def reference(arch: str) -> tuple[Inputs, list[np.ndarray]]:
@@ -151,7 +155,7 @@ def main() -> None:
                 path = export(arch, exporter)
                 what = f"{path.stat().st_size / 2**20:.0f} MiB"
             except Exception as e:  # noqa: BLE001 - a report, not a test
-                what = f"FAILED {type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
+                what = f"FAILED {first_line(e)[:200]}"
             print(f"{arch:16s} {exporter:7s} {time.perf_counter() - t:6.1f} s  {what}", flush=True)
 
 
