@@ -15,6 +15,7 @@ from irforge.runtime.devices.cpu import CPUExecutable
 from irforge.runtime.devices.cpu import segments as seg
 from irforge.runtime.devices.cpu.plan import Plan
 from tests.runtime.cpu.helpers import check, cpu_config, graph, op, randn
+from tests.util import run_ref
 from tests.runtime.cpu.test_ops_compute import conv_attrs
 
 TOL = dict(rtol=1e-4, atol=1e-4)
@@ -131,27 +132,58 @@ def test_segments_compile_by_rule_on_every_build() -> None:
     assert states == [["compiled"]] * 3
 
 
-def _busy(seconds: float) -> Callable[[list[Any]], None]:
-    def run(env: list[Any]) -> None:
+class _Counted:
+    """A frozen module that counts its runs and, when `busy_s` is set, burns that much thread CPU time per run."""
+
+    def __init__(self, module: Any, busy_s: float) -> None:
+        self.module, self.busy_s, self.runs = module, busy_s, 0
+
+    def forward(self, *xs: Any) -> Any:
+        self.runs += 1
         t0 = time.thread_time()
-        while time.thread_time() - t0 < seconds:
+        while time.thread_time() - t0 < self.busy_s:
             pass
-    return run
+        return self.module(*xs)
+
+    __call__ = forward
 
 
-@pytest.mark.parametrize("compiled_s,pathological", [(0.004, False), (0.012, True)])
-def test_only_pathologically_slow_compiled_pieces_are_dropped(compiled_s: float, pathological: bool) -> None:
-    """The guard compares CPU times of the compiled pieces and the eager steps on the first inputs: a compiled
-    path up to SLOWER_LIMIT times the eager one is kept (no flip on noise), a 10-100x partition is not."""
-    segment = seg.Segment([], 0, 0, [], [])
-    eager = [_busy(0.002), _busy(0.001)]
-    pieces = [seg._Piece(None, [], [], _busy(compiled_s))]
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        assert segment._pathological(pieces, {}, eager, 1) is pathological
-    finally:
-        torch.set_num_threads(previous)
+def _counted_trace(monkeypatch: pytest.MonkeyPatch, busy_s: float = 0.0) -> list[_Counted]:
+    made: list[_Counted] = []
+    real = seg._trace
+
+    def trace(fn: Any, example: Any) -> _Counted:
+        module = real(fn, example)
+        made.append(_Counted(module, 0.0))
+        made[-1].busy_s = busy_s  # the profiling and optimizing runs inside `real` were not slowed
+        return made[-1]
+    monkeypatch.setattr(seg, "_trace", trace)
+    return made
+
+
+def test_first_inference_runs_the_segment_a_fixed_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No trial or timing runs: the first inference runs the trace functions once eagerly (the expected values),
+    the frozen module is profiled and optimized inside the trace, checked once, then runs for the inference."""
+    made = _counted_trace(monkeypatch)
+    x = randn(1, 4, 12, 10)
+    plan = compiled_plan(graph(squeeze_excite, x), x)
+    assert [s.state for s in plan.segments] == ["compiled"]
+    assert [m.runs for m in made] == [2]  # the check and the inference itself
+
+
+def test_a_pathologically_slow_piece_runs_eagerly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled piece taking more than SLOWER_LIMIT times its eager run (oneDNN Graph has partitions 10-100x
+    slower than ATen) is replaced by its steps run eagerly; the results stay REF's."""
+    _counted_trace(monkeypatch, busy_s=0.5)
+    x = randn(1, 4, 12, 10)
+    model = graph(squeeze_excite, x)
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
+    runner = ex.create_runner()
+    got = runner.run([x])[0]
+    (plan,) = ex.plans.values()
+    (segment,) = plan.segments
+    assert segment.state == "eager"
+    np.testing.assert_allclose(np.asarray(got), run_ref(model, [x])[0], **TOL)
 
 
 def test_which_runs_become_segments() -> None:
@@ -175,3 +207,25 @@ def test_which_runs_become_segments() -> None:
         assert len(compiled_plan(model, x).segments) == n_segments, build.__name__
     img = randn(1, 3, 6, 6)
     assert len(compiled_plan(graph(lambda p: op("Relu", conv(p, 3, 4, 3)), img), img).segments) == 1
+
+
+def test_a_compiled_segment_leaves_nothing_behind_when_its_model_goes() -> None:
+    """TorchScript's process-wide compilation unit kept every traced graph, and with it the segment's weights, for
+    the life of the process (one copy of the weights per compile). A segment's trace now lives in its own unit:
+    compiling and dropping models leaves the global unit as it was and the weights' memory is freed."""
+    import gc
+    import weakref
+
+    img = randn(1, 3, 8, 8)
+    before = len(torch.jit._state._python_cu.get_functions())
+    plan = compiled_plan(graph(lambda p: op("Relu", conv(p, 3, 4, 3)), img), img)
+    assert [s.state for s in plan.segments] == ["compiled"]
+    assert len(torch.jit._state._python_cu.get_functions()) == before
+    (piece,) = plan.segments[0].pieces  # type: ignore[misc]
+    constants = [t for n in piece.module.graph.nodes() if n.kind() == "prim::Constant"
+                 for t in [n.output().toIValue()] if isinstance(t, torch.Tensor) and t.numel() > 1]
+    assert constants, "the frozen graph holds the convolution's weight"
+    refs = [weakref.ref(t) for t in constants]
+    del plan, piece, constants
+    gc.collect()
+    assert all(r() is None for r in refs)

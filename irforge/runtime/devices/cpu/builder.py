@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from irforge.ir.graph import Output
+from irforge.ir.mapped import release
 from irforge.runtime.devices.cpu.config import CPUConfig
 from irforge.runtime.devices.cpu.fallback import REFERENCE
 from irforge.runtime.devices.cpu.graph_view import GraphView
@@ -88,6 +89,9 @@ def build_plan(spec: Specialized, config: CPUConfig) -> Plan:
         ctx.config = config_for(config, m.nodes)  # `precise` nodes stay f32 under the bf16 hint
         b = m.lowering.build(ctx, m)
         built.append(b)
+        # the step holds its weights in its kernel's form now: the pages of the mapped .bin they came from leave
+        # the resident set (one copy per weight; a later read of the Constant maps them back)
+        release(ctx.const(src) for n in m.nodes for src in n.inputs)
         if b.overwrites is not None:
             roots: Any = memory.roots_of(m.inputs[b.overwrites])
         elif b.fresh:

@@ -58,6 +58,21 @@ class Built:
         return self.trace_fn  # type: ignore[no-any-return]
 
 
+def on_first_use(make: Callable[[], Any], now: bool = False) -> Callable[[], Any]:
+    """A getter of a kernel-form weight made by `make` when first asked for (at once when `now`). A step inside a
+    compiled segment never runs its eager function, whose prepacked weights would be a second copy of what the
+    segment's graph holds: they are made only if the step does run eagerly (an eager segment, an error rerun).
+    Two threads asking at once may both make it; one result is kept."""
+    made: list[Any] = [make()] if now else []
+
+    def get() -> Any:
+        if made:
+            return made[0]
+        made.append(make())
+        return made[0]
+    return get
+
+
 class Lowering:
     """Base of a lowering. Subclasses implement `match` and `build`, or, for one node without fusion,
     `supports` and `kernel` (see `NodeLowering`)."""

@@ -10,23 +10,26 @@ interpreter runs the ops between partitions without Python. On ResNet-50 this is
 How: each step carries `trace_fn`, its computation in plain ATen ops without writing into its inputs (what LLGA
 recognizes: conv2d, linear, matmul, pooling, the activations and element-wise ops). A maximal run of such steps
 becomes a Segment. At its first execution (with the real inputs; concurrent first executions wait) the segment is
-traced with those inputs, frozen, warmed up with LLGA fusion enabled (the optimized graph is cached in the module;
-the process-wide fusion flag is restored afterwards) and its outputs are checked against the steps' own; a segment
-that fails to trace or disagrees keeps running eagerly, and a step oneDNN Graph rejects is bisected out and runs
-eagerly between compiled pieces. Plans are specialized to static shapes, so a trace (which fixes shapes and
-layouts) stays valid for its plan.
+traced with those inputs and frozen; its trace functions run once eagerly (the expected values, timed), the frozen
+module once to be profiled and once with LLGA fusion enabled (the run that builds and compiles the partitions; the
+optimized graph is cached in the module and the process-wide fusion flag is restored afterwards), and once more
+(timed) to check its outputs against the expected ones: four runs of the segment's work on the first inference, no
+more. A piece that fails to trace or disagrees is bisected, so that a step oneDNN Graph rejects runs eagerly between
+compiled pieces. Plans are specialized to static shapes, so a trace (which fixes shapes and layouts) stays valid for
+its plan.
 
 Which path runs is a rule, not a race: the runs worth compiling are chosen by what they hold (`worth_compiling`),
-and a segment that traced and agrees runs compiled unless it is pathologically slow. (The earlier keep-if-3%-faster
+and a piece that traced and agrees runs compiled unless it is pathologically slow. (The earlier keep-if-3%-faster
 timing flipped between runs on a loaded machine. Measured over the zoo at 1 thread, compiled/eager is 0.43-0.82 on
 the chosen segments once the trace functions keep layouts consistent: convolution traces take channels-last
 weights, so every partition boundary stays NHWC; a global average pool is traced as avg_pool2d and a HardSigmoid
-gate as a clamp folded into its convolution, so squeeze-excite blocks stay inside oneDNN Graph.) The guard: the
-compiled pieces and the eager steps each run TIMING_RUNS times on the first inputs (thread CPU time with one
-thread), and the compiled path is dropped only when its best time exceeds SLOWER_LIMIT times the eager best.
-oneDNN Graph does have partitions 10-100x slower than ATen (a lone eltwise+binary partition on a [1, 80, 25600]
-tensor: 200 ms against 2.5 ms), while chosen segments measure 0.4-1.0x, so load does not decide. Set
-IRFORGE_CPU_GRAPH=0 to run every step eagerly."""
+gate as a clamp folded into its convolution, so squeeze-excite blocks stay inside oneDNN Graph.) The guard uses
+the two timed runs above, no extra ones (thread CPU time with one thread, which preemption does not inflate): a
+compiled piece is dropped, its steps run eagerly, only when its checked run takes more than SLOWER_LIMIT times the
+eager run of its trace functions (which is a cold run: first calls of ATen's oneDNN ops build their primitives, so
+the comparison leans towards compiling). oneDNN Graph does have partitions 10-100x slower than ATen (a lone
+eltwise+binary partition on a [1, 80, 25600] tensor: 200 ms against 2.5 ms), while chosen segments measure
+0.4-1.0x, so load does not decide. Set IRFORGE_CPU_GRAPH=0 to run every step eagerly."""
 from __future__ import annotations
 
 import os
@@ -44,9 +47,7 @@ from irforge.errors import IRForgeError
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.plan import Step
 
-WARMUP_RUNS = 3
-TIMING_RUNS = 3
-SLOWER_LIMIT = 2.0  # compiled pieces slower than this many times the eager steps are dropped (see the docstring)
+SLOWER_LIMIT = 4.0  # a compiled piece slower than this many times its eager run is dropped (see the docstring)
 # a compiled segment must reproduce the eager steps this closely (relative, and absolute per output scale);
 # oneDNN Graph's GELU(tanh) misses it by ~2e-4, so segments holding one stay eager
 AGREE_RTOL = 1e-4
@@ -66,15 +67,6 @@ class StepFailed(Exception):
     def __init__(self, step: "Step", cause: BaseException, note: str = "") -> None:
         super().__init__(str(cause))
         self.step, self.cause, self.note = step, cause, note
-
-
-class _Traced(torch.nn.Module):
-    def __init__(self, fn: Callable[..., tuple[torch.Tensor, ...]]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.fn(*xs)
 
 
 class _Piece:
@@ -161,58 +153,39 @@ class Segment:
                           f" to '{last.name}', which run eagerly without error")
 
     def _compile(self, env: list[Any], eager: Sequence[Callable[[list[Any]], None]]) -> None:
-        """Trace, warm up and check the pieces on this inference's inputs and keep them when some piece compiled
-        and they are not pathologically slow; the caller then runs the chosen path (also for this inference)."""
+        """Trace, warm up and check the pieces on this inference's inputs and keep them when some piece compiled;
+        the caller then runs the chosen path (also for this inference)."""
         with torch.inference_mode(False):
             values = {k: _detached(env[k]) for k in self.in_slots}
-        inputs = dict(values)  # _pieces updates `values` with what the steps write (slots are reused)
         try:
             with torch.inference_mode(False), torch.no_grad():
                 pieces = self._pieces(0, len(self.steps), values, eager)
-            keep = any(p.eager is None for p in pieces) and not self._pathological(pieces, inputs, eager, len(env))
+            keep = any(p.eager is None for p in pieces)
         except Exception:  # noqa: BLE001 - the eager steps still run
             keep = False
         if keep:
             self.pieces = pieces
         self.state = "compiled" if keep else "eager"
 
-    def _pathological(self, pieces: list[_Piece], values: dict[int, Any],
-                      eager: Sequence[Callable[[list[Any]], None]], n_slots: int) -> bool:
-        """Whether the compiled pieces take more than SLOWER_LIMIT times the eager steps on this input (best of
-        TIMING_RUNS each; thread CPU time with one intra-op thread, which preemption does not inflate)."""
-        def fresh_env() -> list[Any]:
-            env: list[Any] = [None] * n_slots
-            for k in self.in_slots:
-                v = values[k]
-                env[k] = v.clone() if isinstance(v, torch.Tensor) else v
-            return env
-
-        clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
-
-        def timed(runs: Sequence[Callable[[list[Any]], None]]) -> float:
-            env = fresh_env()
-            t0 = clock()
-            for r in runs:
-                r(env)
-            return clock() - t0
-        compiled = [p.run for p in pieces]
-        best_eager = best_compiled = float("inf")
-        with torch.inference_mode():
-            for _ in range(TIMING_RUNS):
-                best_eager = min(best_eager, timed(eager))
-                best_compiled = min(best_compiled, timed(compiled))
-        return best_compiled > SLOWER_LIMIT * best_eager
-
     def _pieces(self, a: int, b: int, values: dict[int, Any], eager: Sequence[Callable[[list[Any]], None]]
                 ) -> list[_Piece]:
         """Compile steps [a, b) given the values of the slots they read (updated with the slots they write)."""
         ins, outs = self._io(a, b)
         example = tuple(values[k] for k in ins)
-        expected = _run_functional(self.steps[a:b], values)
+        clock = _clock()
+        t0 = clock()
+        expected = _run_functional(self.steps[a:b], values, outs)
+        eager_s = clock() - t0
         try:
             module = _trace(_function(self.steps[a:b], ins, outs), example)
-            if _agree(module(*example), [expected[k] for k in outs]):
+            t0 = clock()
+            got = module(*example)
+            compiled_s = clock() - t0
+            if _agree(got, [expected[k] for k in outs]):
                 values.update(expected)
+                del got
+                if compiled_s > SLOWER_LIMIT * eager_s:  # pathological partitions: these steps run eagerly
+                    return [_Piece(None, *self._io(i, i + 1), eager[i], i, i + 1) for i in range(a, b)]
                 return [_Piece(module, ins, outs, None, a, b)]
         except Exception:  # noqa: BLE001 - bisect below
             pass
@@ -257,16 +230,24 @@ def _function(steps: Sequence["Step"], ins: list[int], outs: list[int]) -> Calla
     return run
 
 
-def _run_functional(steps: Sequence["Step"], values: dict[int, Any]) -> dict[int, Any]:
-    """The slot values the steps' trace functions write, from `values` (which they do not modify)."""
+def _run_functional(steps: Sequence["Step"], values: dict[int, Any], outs: list[int]) -> dict[int, Any]:
+    """The values of the `outs` slots that the steps' trace functions write, from `values` (which they do not
+    modify). An intermediate is dropped after its last read, so a segment's whole set of activations is never
+    alive at once."""
+    last: dict[int, int] = {}
+    for i, s in enumerate(steps):
+        for k in s.ins:
+            last[k] = i
+    keep = set(outs)
     env = dict(values)
-    written: dict[int, Any] = {}
-    for s in steps:
+    for i, s in enumerate(steps):
         res = s.trace_fn(*[env[k] for k in s.ins])  # type: ignore[misc]
         for k, v in zip(s.outs, res if s.multi else (res,)):
             env[k] = v
-            written[k] = v
-    return written
+        for k in s.ins:
+            if last.get(k) == i and k not in keep and k not in values and k not in s.outs:
+                del env[k]
+    return {k: env[k] for k in outs}
 
 
 def _detached(v: Any) -> Any:
@@ -281,19 +262,39 @@ def _trace(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
         return _trace_locked(fn, example)
 
 
+def _clock() -> Callable[[], float]:
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
 def _trace_locked(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
+    """The frozen module, profiled and optimized: TorchScript's profiling executor records shapes on the first run
+    and builds the optimized graph (here with LLGA fusion on, which compiles the oneDNN Graph partitions) on the
+    second; later runs reuse that graph whatever the fusion flag says."""
     previous = torch._C._jit_llga_enabled()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings: shapes and layouts are static in a plan by design
-        traced = torch.jit.trace(_Traced(fn).eval(), example, check_trace=False)
-        frozen = torch.jit.freeze(traced)
+        frozen = torch.jit.freeze(_traced_module(fn, example))
+        frozen(*example)
         torch.jit.enable_onednn_fusion(True)
         try:
-            for _ in range(WARMUP_RUNS):
-                frozen(*example)
+            frozen(*example)
         finally:
             torch.jit.enable_onednn_fusion(previous)
     return frozen
+
+
+def _traced_module(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
+    """`fn` traced on `example` into a ScriptModule of its own compilation unit. torch.jit.trace registers the
+    traced type and its graph in TorchScript's process-wide compilation unit, which never lets go of them: the
+    graph's constants (the segment's weights) stayed resident after the compiled model was gone, one copy per
+    compile. Here the unit is owned by the module (and by the frozen clone, whose type lands in the same unit)
+    and is freed with it."""
+    unit = torch._C.CompilationUnit()
+    module = torch._C.ScriptModule("__torch__.irforge.Segment", unit, True)
+    module._create_method_from_trace("forward", fn, example, lambda _: "", False, False,
+                                     [f"x{i}" for i in range(len(example))], False)
+    scripted = torch.jit.RecursiveScriptModule._construct(module, lambda _: None)
+    return scripted.eval()
 
 
 def _agree(got: Sequence[Any], want: Sequence[Any]) -> bool:

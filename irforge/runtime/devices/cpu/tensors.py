@@ -74,6 +74,18 @@ def to_numpy(value: Any) -> Any:
     return value
 
 
+def read_only_weight(arr: np.ndarray) -> Any:
+    """A weight that kernels only read, as a C-contiguous torch tensor sharing the array's memory when it already
+    is C-contiguous, even when that memory is read-only (a view of the mapped `.bin`: the weight then has no other
+    copy, and its pages come and go with the page cache). Never hand the result to a kernel that writes into its
+    operand."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "The given NumPy array is not writable"
+        return torch.from_numpy(np.ascontiguousarray(arr))
+
+
 def constant_tensor(arr: np.ndarray) -> Any:
     """A plan-time constant as a torch tensor with its own contiguous memory (never aliasing the IR's data)."""
     return to_torch(np.array(arr, copy=True, order="C"))

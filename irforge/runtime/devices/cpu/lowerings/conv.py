@@ -21,7 +21,7 @@ from irforge.runtime.devices.cpu.builder import BuildContext
 from irforge.runtime.devices.cpu.fusion import PostOps, match_post_ops
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.precision import round_bf16, round_bf16_tensor
-from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers
+from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers, on_first_use
 
 mkldnn = torch.ops.mkldnn
 CL = torch.channels_last
@@ -250,7 +250,6 @@ class ConvolutionLowering(_ConvBase):
             return self._build_gemm(ctx, m)
         geo, post = info.geo, info.post
         bf16, _, wt, B, in_shape = self.kernel_tensors(ctx, m)
-        W = mkldnn._reorder_convolution_weight(wt, geo.padding, geo.strides, geo.dilations, geo.groups, in_shape)
         pad, stride, dil, groups = geo.padding, geo.strides, geo.dilations, geo.groups
         adapt = _input_adapter(geo, bf16)
         act = post.act
@@ -261,6 +260,8 @@ class ConvolutionLowering(_ConvBase):
         squeeze = geo.one_d
         to_f32 = bf16 == "native"
         trace = None if to_f32 else _conv_trace(wt, B, geo, adapt, post)
+        weight = on_first_use(lambda: mkldnn._reorder_convolution_weight(wt, pad, stride, dil, groups, in_shape),
+                              now=trace is None)
 
         if post.residual is None:
             conv = mkldnn._convolution_pointwise
@@ -268,7 +269,7 @@ class ConvolutionLowering(_ConvBase):
             def fn(x: Any) -> Any:
                 if adapt is not None:
                     x = adapt(x)
-                y = conv(x, W, B, pad, stride, dil, groups, attr, scalars, algo)
+                y = conv(x, weight(), B, pad, stride, dil, groups, attr, scalars, algo)
                 if squeeze:
                     y = y.squeeze(2)
                 return y.float() if to_f32 else y
@@ -281,7 +282,7 @@ class ConvolutionLowering(_ConvBase):
             def fn_sum(x: Any, r: Any) -> Any:
                 if adapt is not None:
                     x = adapt(x)
-                return inplace(r, x, W, B, pad, stride, dil, groups, "add", 1.0, unary, [], None)
+                return inplace(r, x, weight(), B, pad, stride, dil, groups, "add", 1.0, unary, [], None)
             return Built(fn_sum, exec_type.replace("+add", "+sum"), fresh=True, overwrites=1, trace_fn=trace)
         binary = mkldnn._convolution_pointwise.binary
 
@@ -290,7 +291,7 @@ class ConvolutionLowering(_ConvBase):
                 x = adapt(x)
             if to_f32:
                 r = r.to(torch.bfloat16)
-            y = binary(x, r, W, B, pad, stride, dil, groups, "add", 1.0, unary, [], None)
+            y = binary(x, r, weight(), B, pad, stride, dil, groups, "add", 1.0, unary, [], None)
             return y.float() if to_f32 else y
         return Built(fn_binary, exec_type, fresh=True, trace_fn=trace)
 
@@ -385,8 +386,6 @@ class DeconvolutionLowering(_ConvBase):
         info: ConvInfo = m.info
         geo, post = info.geo, info.post
         bf16, w, wt, B, in_shape = self.kernel_tensors(ctx, m)
-        W = mkldnn._reorder_convolution_transpose_weight(wt, geo.padding, geo.output_padding, geo.strides,
-                                                         geo.dilations, geo.groups, in_shape)
         pad, outp, stride, dil, groups = geo.padding, geo.output_padding, geo.strides, geo.dilations, geo.groups
         adapt = _input_adapter(geo, bf16)
         act = post.act
@@ -401,7 +400,7 @@ class DeconvolutionLowering(_ConvBase):
         def fn(x: Any) -> Any:
             if adapt is not None:
                 x = adapt(x)
-            y = deconv(x, W, B, pad, outp, stride, dil, groups, attr, scalars, algo)
+            y = deconv(x, weight(), B, pad, outp, stride, dil, groups, attr, scalars, algo)
             if squeeze:
                 y = y.squeeze(2)
             if crop is not None:
@@ -419,4 +418,6 @@ class DeconvolutionLowering(_ConvBase):
             if squeeze:
                 y = y.squeeze(2)
             return y[crop] if crop is not None else y
+        weight = on_first_use(lambda: mkldnn._reorder_convolution_transpose_weight(
+            wt, pad, outp, stride, dil, groups, in_shape), now=to_f32)
         return Built(fn, f"onednn_deconv{post.describe()}_{prec}", fresh=True, trace_fn=None if to_f32 else trace)

@@ -19,7 +19,7 @@ from irforge.runtime.devices.cpu.fusion import Activation, PostOps, match_post_o
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.precision import round_bf16, round_bf16_tensor
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers
-from irforge.runtime.devices.cpu.tensors import constant_tensor
+from irforge.runtime.devices.cpu.tensors import constant_tensor, read_only_weight
 
 
 @dataclass
@@ -53,7 +53,7 @@ class MatMulLowering(Lowering):
             post = match_post_ops(node.outputs[0], g, a.shape.rank - 1, n, flexible=True)  # channels: last axis
             inputs = [a] + ([post.residual] if post.residual is not None else [])
             assert post.out is not None
-            return Match(self, [node] + post.nodes, inputs, [post.out], LinearInfo(np.ascontiguousarray(w), post))
+            return Match(self, [node] + post.nodes, inputs, [post.out], LinearInfo(w, post))
         return Match(self, [node], g.runtime_inputs(node), [node.outputs[0]], None)
 
     def build(self, ctx: BuildContext, m: Match) -> Built:
@@ -64,14 +64,14 @@ class MatMulLowering(Lowering):
         node = m.root
         if post.scale is not None:  # folded in f64, rounded once
             w32 = (info.weight.astype(np.float64) * post.scale[:, None]).astype(np.float32)
-        else:  # its own memory: the IR constant may be a read-only view of the .bin
-            w32 = info.weight.astype(np.float32)
+        else:  # [N, K] f32 already (a MatMul with transpose_b): the IR's own bytes, the weight's one copy
+            w32 = np.ascontiguousarray(info.weight, dtype=np.float32)
         bias = None if post.bias is None else post.bias.astype(np.float32)
         bf16 = ctx.config.bf16
         native = ctx.config.bf16_native  # oneDNN's bf16 GEMM (AVX512-BF16/AMX): bf16 operands, f32 accumulation
         if bf16 and not native:
             w32 = round_bf16(w32)
-        W = torch.from_numpy(np.ascontiguousarray(w32))
+        W = read_only_weight(w32)  # F.linear and oneDNN Graph only read it
         B = None if bias is None else torch.from_numpy(bias)
         if native:
             W = W.to(torch.bfloat16)

@@ -1,0 +1,51 @@
+"""Resident pages of mapped weights: a Constant read from an IR (or from ONNX external data) is a read-only view
+of a mapped file (xml_io.map_weights). Once a compiled model holds a weight in its kernel's form, the pages the
+Constant's bytes were read from are dropped from the process (`madvise(MADV_DONTNEED)`): they stay in the page
+cache, and a later read of the Constant maps them back (a minor fault, same bytes), so nothing about the model
+changes but its share of the resident set. Only read-only file mappings are ever advised, which makes dropping
+pages always safe (nothing in them was written)."""
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+_PAGE = mmap.PAGESIZE
+
+
+def mapping_of(arr: np.ndarray) -> mmap.mmap | None:
+    """The read-only mmap `arr` is a view into (through NumPy bases and memoryviews), or None."""
+    obj: Any = arr
+    while isinstance(obj, np.ndarray) and obj.base is not None:
+        obj = obj.base
+    if isinstance(obj, memoryview):
+        obj = obj.obj
+    if isinstance(obj, mmap.mmap) and not obj.closed and memoryview(obj).readonly:
+        return obj
+    return None
+
+
+def release(arrays: Iterable[np.ndarray | None]) -> int:
+    """Drop the resident pages under each array that views a read-only mapped file; the bytes advised (whole
+    pages covering the array, so a neighbour sharing an edge page faults it back when read)."""
+    advised = 0
+    for arr in arrays:
+        if arr is None or arr.nbytes < _PAGE or not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+            continue
+        m = mapping_of(arr)
+        if m is None:
+            continue
+        base = np.frombuffer(m, np.uint8).ctypes.data
+        start = arr.__array_interface__["data"][0] - base
+        if not 0 <= start < len(m):
+            continue
+        first = start - start % _PAGE
+        stop = min(len(m), start + arr.nbytes)
+        try:
+            m.madvise(mmap.MADV_DONTNEED, first, stop - first)
+        except (OSError, ValueError, AttributeError):  # a platform without madvise: the pages stay resident
+            continue
+        advised += stop - first
+    return advised
