@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from irforge.ir.graph import Model, Node, Output
+import numpy as np
+
+from irforge.ir.graph import Model, Node, Output, constant
 
 
 def clone_model(model: Model) -> tuple[Model, dict[int, Node]]:
@@ -32,3 +34,17 @@ def clone_model(model: Model) -> tuple[Model, dict[int, Node]]:
 
 def _copied_output(mapping: dict[int, Node], src: Output) -> Output:
     return mapping[src.node.uid].outputs[src.index]
+
+
+def bind_parameters(model: Model, values: dict[int, np.ndarray]) -> Model:
+    """A copy of `model` where Parameter i (its index in `model.parameters`) is the Constant `values[i]`; the
+    other Parameters stay, in order. A control-flow body whose op input is known before running (a weight the
+    outer graph passes in) is compiled with it as a Constant: folded, prepacked, fused like any weight."""
+    twin, _ = clone_model(model)
+    for i, value in values.items():
+        param = twin.parameters[i]
+        param.output(0).replace_all_uses_with(constant(value, name=param.name))
+    kept = [p for i, p in enumerate(twin.parameters) if i not in values]
+    bound = Model(twin.results, kept, twin.name)
+    bound.rt_info = twin.rt_info
+    return bound

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,9 @@ from irforge.ir.types import Type
 if TYPE_CHECKING:
     from irforge.ir.graph import Model, Node
     from irforge.ir.xml_io import ReadBody, WriteBody
+
+
+RunBody = Callable[[int, list[np.ndarray]], list[np.ndarray]]  # (body index, Parameter values) -> Result values
 
 
 @dataclass(frozen=True)
@@ -217,9 +221,10 @@ class If(OpSpec):
                 out[d.output_index] = (et, shape)
         return [o if o is not None else (Type.dynamic, PartialShape(None)) for o in out]
 
-    def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        from irforge.ir.evaluate import evaluate_model
-
+    def evaluate(self, node: "Node", inputs: list[np.ndarray], run_body: RunBody | None = None
+                 ) -> list[np.ndarray]:
+        """`run_body(i, args)` runs body i (0: then, 1: else) on its Parameters' values; the reference
+        evaluator by default (a device passes its own compiled bodies)."""
         taken = 0 if bool(_first(inputs[0])) else 1
         body = node.bodies[taken]
         in_descs = node.attrs["then_inputs" if taken == 0 else "else_inputs"]
@@ -228,7 +233,12 @@ class If(OpSpec):
             args[d.body_param] = inputs[d.input_index]
         if any(a is None for a in args):
             raise GraphError(f"If '{node.name}': a {('then', 'else')[taken]} body Parameter has no input")
-        values = evaluate_model(body, args)  # type: ignore[arg-type]
+        if run_body is None:
+            from irforge.ir.evaluate import evaluate_model
+
+            values = evaluate_model(body, args)  # type: ignore[arg-type]
+        else:
+            values = run_body(taken, args)  # type: ignore[arg-type]
         outs: list[np.ndarray] = [np.empty(0)] * len(node.outputs)
         for d in node.attrs["then_outputs" if taken == 0 else "else_outputs"]:
             outs[d.output_index] = as_dtype(np.asarray(values[d.body_result]), node.outputs[d.output_index].element_type)
@@ -330,12 +340,16 @@ class _IteratingOp(OpSpec):
         known = [c for c in counts if c is not None]
         return min(known) if known and len(known) == len(counts) else None
 
-    def iterate(self, node: "Node", inputs: list[np.ndarray], trip_count: float, run: bool) -> list[np.ndarray]:
-        """Run the body up to `trip_count` times while its condition holds (`run` is the initial condition)."""
-        from irforge.ir.evaluate import Plan
-
+    def iterate(self, node: "Node", inputs: list[np.ndarray], trip_count: float, run: bool,
+                run_body: RunBody | None = None) -> list[np.ndarray]:
+        """Run the body up to `trip_count` times while its condition holds (`run` is the initial condition);
+        `run_body(0, args)` runs it once (the reference evaluator's plan by default)."""
         body = node.bodies[0]
-        plan = Plan(body)
+        if run_body is None:
+            from irforge.ir.evaluate import Plan
+
+            plan = Plan(body)
+            run_body = lambda _, args: plan.run(args)  # noqa: E731
         cur_idx, cond_idx = node.attrs.get("special_body_ports", (-1, -1))
         args: list[np.ndarray | None] = [None] * len(body.parameters)
         sliced: list[tuple[InputDesc, list[np.ndarray]]] = []
@@ -361,7 +375,7 @@ class _IteratingOp(OpSpec):
             missing = [i for i, a in enumerate(args) if a is None]
             if missing:
                 raise GraphError(f"{node.type} '{node.name}': body Parameter(s) {missing} have no value")
-            last = plan.run(args)  # type: ignore[arg-type]
+            last = run_body(0, args)  # type: ignore[arg-type]
             for d in node.attrs["output_descriptions"]:
                 if d.slicing is not None:
                     concat[d.output_index].append(last[d.body_result])
@@ -476,10 +490,11 @@ class TensorIterator(_IteratingOp):
     def static_iterations(self, node: "Node") -> int | None:
         return self.slice_limit(node)
 
-    def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def evaluate(self, node: "Node", inputs: list[np.ndarray], run_body: RunBody | None = None
+                 ) -> list[np.ndarray]:
         if not any(d.slicing is not None for d in node.attrs["input_descriptions"]):
             raise GraphError(f"TensorIterator '{node.name}' has no sliced input to iterate over")
-        return self.iterate(node, inputs, math.inf, True)
+        return self.iterate(node, inputs, math.inf, True, run_body)
 
 
 @register
@@ -515,6 +530,7 @@ class Loop(_IteratingOp):
         count = int(_first(trip))
         return count if limit is None else min(count, limit)
 
-    def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def evaluate(self, node: "Node", inputs: list[np.ndarray], run_body: RunBody | None = None
+                 ) -> list[np.ndarray]:
         trip = int(_first(inputs[0]))
-        return self.iterate(node, inputs, math.inf if trip < 0 else trip, bool(_first(inputs[1])))
+        return self.iterate(node, inputs, math.inf if trip < 0 else trip, bool(_first(inputs[1])), run_body)

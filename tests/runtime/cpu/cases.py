@@ -1204,6 +1204,21 @@ def fake_quantize(draw: Draw, t: str) -> Case:
 _GATES = {"LSTMSequence": 4, "GRUSequence": 3, "RNNSequence": 1}
 
 
+def _recurrent_form(draw: Draw, family: str, attrs: dict[str, Any]) -> bool:
+    """Draws into `attrs` the form of a recurrent op of `family` (LSTM, GRU, RNN): GRU's linear_before_reset
+    (returned), clipping and non-default activations now and then (the lowerings decline both; RNN's relu runs
+    on torch's relu kernels)."""
+    lbr = family == "GRU" and weighted(draw, [(True, 4), (False, 1)])
+    if family == "GRU":
+        attrs["linear_before_reset"] = lbr
+    if weighted(draw, [(False, 8), (True, 1)]):
+        attrs["clip"] = 0.5
+    if weighted(draw, [(False, 6), (True, 1)]):
+        attrs["activations"] = {"LSTM": ["tanh", "sigmoid", "relu"], "GRU": ["tanh", "sigmoid"],
+                                "RNN": [draw(st.sampled_from(["relu", "sigmoid"]))]}[family]
+    return lbr
+
+
 @generates("LSTMSequence", "GRUSequence", "RNNSequence")
 def sequence(draw: Draw, t: str) -> Case:
     """X [batch, seq, input], H0 (and C0) [batch, dirs, hidden], lengths [batch], W/R/B per direction."""
@@ -1215,14 +1230,7 @@ def sequence(draw: Draw, t: str) -> Case:
     r = rng(draw)
     et = weighted(draw, [("f32", 8), ("f16", 1)])
     attrs: dict[str, Any] = dict(direction=direction, hidden_size=hidden)
-    lbr = t == "GRUSequence" and weighted(draw, [(True, 4), (False, 1)])
-    if t == "GRUSequence":
-        attrs["linear_before_reset"] = lbr
-    if weighted(draw, [(False, 8), (True, 1)]):
-        attrs["clip"] = 0.5  # the lowering declines clipping
-    if weighted(draw, [(False, 6), (True, 1)]):  # other activations: declined (RNN: relu runs as rnn_relu)
-        attrs["activations"] = {"LSTMSequence": ["tanh", "sigmoid", "relu"], "GRUSequence": ["tanh", "sigmoid"],
-                                "RNNSequence": [draw(st.sampled_from(["relu", "sigmoid"]))]}[t]
+    lbr = _recurrent_form(draw, t[:-8], attrs)
     x = present(draw, values(r, et, (batch, seq, inp), -2, 2))
     h0 = values(r, et, (batch, dirs, hidden), -1, 1)
     c0 = values(r, et, (batch, dirs, hidden), -1, 1)
@@ -1249,6 +1257,135 @@ def sequence(draw: Draw, t: str) -> Case:
         args = [p, hs] + ([cs] if lstm else []) + [ls, w, rr, b]
         return list(node(t, *args, **attrs).outputs)
     return Case(inputs, build, **tol(et, 1e-5), label=label)
+
+
+# ---------------------------------------------------------------- recurrent cells
+_CELL_GATES = {"LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}
+
+
+@generates("LSTMCell", "GRUCell", "RNNCell")
+def recurrent_cell(draw: Draw, t: str) -> Case:
+    """X [batch, input], H (and C) [batch, hidden], W/R/B in OpenVINO's gate order; LSTMCell-1 now and then."""
+    batch, inp, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    gates = _CELL_GATES[t] * hidden
+    r = rng(draw)
+    et = weighted(draw, [("f32", 8), ("f16", 1)])
+    attrs: dict[str, Any] = dict(hidden_size=hidden)
+    lbr = _recurrent_form(draw, t[:-4], attrs)
+    version = "opset1" if t == "LSTMCell" and chance(draw, 3) else None  # LSTMCell-1 with its defaults
+    x = present(draw, values(r, et, (batch, inp), -2, 2))
+    h = values(r, et, (batch, hidden), -1, 1)
+    c = values(r, et, (batch, hidden), -1, 1)
+    w = values(r, et, (gates, inp), -0.8, 0.8)
+    rr = values(r, et, (gates, hidden), -0.8, 0.8)
+    b = values(r, et, (gates + (hidden if lbr else 0),), -0.5, 0.5)
+    states_runtime = draw(st.booleans())
+    lstm = t == "LSTMCell"
+    inputs = [x] + ([h] + ([c] if lstm else []) if states_runtime else [])
+    label = f"{t} {version or ''} {et} x{list(x.shape)} h{hidden} {attrs} states_rt {states_runtime}"
+
+    def build(p: Output, *rest: Output) -> list[Output]:
+        it = iter(rest)
+        hs: Any = next(it) if states_runtime else h
+        cs: Any = (next(it) if states_runtime else c) if lstm else None
+        args = [p, hs] + ([cs] if lstm else []) + [w, rr, b]
+        return list(node(t, *args, version=version, **attrs).outputs)
+    return Case(inputs, build, **tol(et, 1e-5), label=label)
+
+
+# ---------------------------------------------------------------- control flow
+def _body(inputs: Sequence[tuple[str, Sequence[int]]], build: Callable[..., Sequence[Output]]) -> Any:
+    """A body Model over Parameters of (element type, shape) whose Results are `build(*parameter outputs)`."""
+    from irforge.ir.graph import Model, parameter, result
+
+    params = [parameter(Type(et), list(shp), f"p{i}") for i, (et, shp) in enumerate(inputs)]
+    return Model([result(o) for o in build(*[q.output(0) for q in params])], params)
+
+
+@generates("If")
+def if_op(draw: Draw, t: str) -> Case:
+    """cond ? relu(x) * w + k : x - w (same shape), or a branch that squeezes a unit axis (the exporters' rank-changing
+    If); the condition a runtime input or a constant (then the plan inlines the branch); `w` an outer constant the
+    body receives as an input (bound at plan time), `x` a runtime value."""
+    from irforge.ir.ops.control_flow import InputDesc, OutputDesc
+
+    r = rng(draw)
+    shp = shape(draw, 1, 4, empty=False)
+    squeeze = draw(st.booleans()) and shp[0] == 1
+    x = present(draw, values(r, "f32", shp))
+    w = values(r, "f32", shp)
+    k = np.float32(r.uniform(-2, 2))
+    cond_runtime = draw(st.booleans())
+    cond = np.array(draw(st.booleans()))
+    then_b = _body([("f32", shp), ("f32", shp)], lambda a, b: [op("Add", op("Multiply", op("Relu", a), b), k)])
+    if squeeze:
+        else_b = _body([("f32", shp)], lambda a: [op("Squeeze", a, ints(0))])
+    else:
+        else_b = _body([("f32", shp), ("f32", shp)], lambda a, b: [op("Subtract", a, b)])
+    label = f"If x{list(shp)} cond {bool(cond)} runtime {cond_runtime} squeeze-else {squeeze}"
+
+    def build(*ps: Output) -> list[Output]:
+        c = ps[0] if cond_runtime else constant(cond)
+        xs = ps[-1]
+        n = node("If", c, xs, w, then_inputs=(InputDesc(1, 0), InputDesc(2, 1)),
+                 else_inputs=(InputDesc(1, 0),) + (() if squeeze else (InputDesc(2, 1),)),
+                 then_outputs=(OutputDesc(0, 0),), else_outputs=(OutputDesc(0, 0),))
+        n.bodies = [then_b, else_b]
+        n.infer()
+        return [n.output(0)]
+    inputs = ([cond] if cond_runtime else []) + [x]
+    return Case(inputs, build, **tol("f32"), label=label, extra={"may_reject": squeeze and bool(cond)})
+
+
+@generates("Loop", "TensorIterator")
+def iterating(draw: Draw, t: str) -> Case:
+    """v <- v * a + x_i (x sliced along axis 1, forwards or backwards) with `a` an outer constant; outputs: the last
+    v and every v concatenated. Loop: trip count and initial condition runtime or constant (0 and false included),
+    the body's condition `sum(v) < limit` or always true."""
+    from irforge.ir.ops.control_flow import InputDesc, OutputDesc, Slicing
+
+    r = rng(draw)
+    n, steps = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    x = values(r, "f32", (n, steps, 2), -1, 1)
+    v0 = values(r, "f32", (n, 1, 2), -1, 1)
+    a = values(r, "f32", (n, 1, 2), 0.5, 1.0)
+    stride = draw(st.sampled_from([1, -1]))
+    start, end = (0, -1) if stride > 0 else (-1, 0)
+    cut = Slicing(1, start, stride, 1, end)
+    loop = t == "Loop"
+    trips = np.array(draw(st.integers(0, steps + 1)), np.int64)
+    go = np.array(draw(st.sampled_from([True, True, False])))
+    while_cond = loop and draw(st.booleans())
+    runtime_trips = loop and draw(st.booleans())
+    limit = np.float32(r.uniform(-1, 3))
+
+    def body_ops(xi: Output, v: Output, av: Output, *rest: Output) -> list[Output]:
+        nv = op("Add", op("Multiply", v, av), xi)
+        outs = [nv, op("Multiply", nv, np.float32(2))]
+        if loop:
+            keep = op("Less", op("ReduceSum", nv, ints(0, 1, 2), keep_dims=False), limit) if while_cond \
+                else constant(np.array(True))
+            outs.append(keep)
+        return outs
+    body = _body([("f32", (n, 1, 2)), ("f32", (n, 1, 2)), ("f32", (n, 1, 2))], body_ops)
+    label = f"{t} x{list(x.shape)} stride {stride} trips {int(trips)} rt {runtime_trips} go {bool(go)} " \
+            f"while {while_cond}"
+
+    def build(px: Output, pv: Output, *rest: Output) -> list[Output]:
+        descs = (InputDesc(2 if loop else 0, 0, cut), InputDesc(3 if loop else 1, 1, back_edge=0),
+                 InputDesc(4 if loop else 2, 2))
+        outs = (OutputDesc(0, 0), OutputDesc(1, 1, cut))
+        if loop:
+            tc = rest[0] if runtime_trips else trips
+            nd = node("Loop", tc, go, px, pv, a, input_descriptions=descs, output_descriptions=outs,
+                      special_body_ports=(-1, 2))
+        else:
+            nd = node("TensorIterator", px, pv, a, input_descriptions=descs, output_descriptions=outs)
+        nd.bodies = [body]
+        nd.infer()
+        return [nd.output(0), nd.output(1)]
+    inputs = [x, v0] + ([trips] if runtime_trips else [])
+    return Case(inputs, build, **tol("f32"), label=label)
 
 
 # ---------------------------------------------------------------- inputs reaching the op as views

@@ -105,6 +105,8 @@ def _run(case: Case, op_type: str) -> bool:
         want = [w.astype(o.element_type.dtype) for w, o in zip(want, model.outputs)]
     if case.extra.get("ref_bf16_lowest"):  # a known REF deviation (see the generator)
         want = [_bf16_lowest(w) for w in want]
+    if os.environ.get("IRFORGE_DIFF_TRACE"):  # a case that crashes the process is named before it runs
+        print(case.label, [(a.dtype, a.shape, a.strides) for a in inputs], flush=True)
     executable = CPUExecutable(model, cpu_config())
     profiled = executable.create_runner(profile=True)
     got = profiled.run(inputs)

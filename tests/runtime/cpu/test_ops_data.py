@@ -62,6 +62,17 @@ def test_pad(mode: str, pads: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
           rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("mode", ["edge", "reflect"])
+@pytest.mark.parametrize("shape,pads", [((1, 512), ((0, 3), (0, 2))),  # silero-VAD's reflect pad of the audio
+                                        ((3, 4, 5), ((0, 1, 0), (0, 2, 1))),  # axis 1 of a 3-D tensor
+                                        ((2, 3, 4, 5, 6), ((0, 0, 1, 0, 2), (0, 0, 0, 1, 1)))])
+def test_edge_and_reflect_pads_on_any_trailing_axes(mode: str, shape: tuple[int, ...],
+                                                    pads: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    x = randn(*shape)
+    check(graph(lambda p: op("Pad", p, ints(*pads[0]), ints(*pads[1]), pad_mode=mode), x), [x], "torch_pad",
+          rtol=0, atol=0)
+
+
 def test_pad_symmetric_uses_reference() -> None:
     x = randn(1, 2, 3, 3)
     check(graph(lambda p: op("Pad", p, ints(0, 0, 1, 1), ints(0, 0, 1, 1), pad_mode="symmetric"), x), [x], None)

@@ -19,7 +19,8 @@ GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
 def _model(kind: str, direction: str, initial: bool, lens: str, linear_before_reset: int = 1,
-           activations: list[str] | None = None) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+           activations: list[str] | None = None, seq: int = SEQ) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    SEQ = seq  # noqa: N806 - the sequence length of this model
     rng = np.random.default_rng(len(kind) * 100 + len(direction) * 10 + initial)
     dirs = 2 if direction == "bidirectional" else 1
     g = GATES[kind]
@@ -69,6 +70,19 @@ def test_recurrent_kernel_equals_ref_and_ort(kind: str, direction: str, initial:
     fast = f"torch_{kind.lower()}"
     # "short": runtime lengths below the sequence; the step hands such a call to the reference kernel
     check(model, inputs, fast, rtol=1e-5, atol=1e-5)
+    got = irforge.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(inputs).values_list()
+    assert_close(got, run_ort(proto, feeds), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,direction,initial,lens,seq",
+                         list(itertools.product(("LSTM", "GRU", "RNN"), ("forward", "reverse", "bidirectional"),
+                                                (False, True), ("none", "runtime"), (1, 2))))
+def test_short_sequences_run_cell_by_cell(kind: str, direction: str, initial: bool, lens: str, seq: int) -> None:
+    """A streaming model's one or two frames run through torch's cell kernels (lowerings/rnn.py SHORT_SEQUENCE)."""
+    proto, feeds = _model(kind, direction, initial, lens, seq=seq)
+    model = irforge.convert_model(proto)
+    inputs = [feeds[p.get_any_name()] for p in model.inputs]
+    check(model, inputs, f"torch_{kind.lower()}", rtol=1e-5, atol=1e-5)
     got = irforge.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(inputs).values_list()
     assert_close(got, run_ort(proto, feeds), rtol=1e-5, atol=1e-5)
 

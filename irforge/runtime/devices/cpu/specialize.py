@@ -4,7 +4,12 @@ The model is cloned with its Parameters set to the given shapes and type/shape i
 the data does not decide becomes static. Then every value computable without the inputs is folded with the ops'
 reference kernels: Constants, ShapeOf of static shapes and everything computed only from those (the exporters'
 ShapeOf -> Gather -> Concat -> Reshape chains, weight decompression Converts, in-graph weight construction).
-What remains are the ops that depend on the inputs: the ones the plan lowers."""
+What remains are the ops that depend on the inputs: the ones the plan lowers.
+
+An If whose condition folds (exporters branch on shapes: `If(shape[d] == 1, Squeeze, Identity)`, silero-VAD's
+recurrent state checks) is replaced by its taken branch, inlined into the clone (FoldConstantIf, the optimizer's
+pass), and the folding runs again over what the branch brought in, so the plan holds no If that the input shapes
+decide: its ops are lowered, fused and traced with the rest."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,10 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from irforge.errors import GraphError
-from irforge.ir.graph import Model, Node, Output
+from irforge.ir.graph import Model, Node, Output, constant
 from irforge.ir.shape import PartialShape
 
 _NO_FOLD = {"Parameter", "Result", "RandomUniform", "ReadValue", "Assign"}
+MAX_IF_ROUNDS = 16  # nesting depth of shape-decided Ifs inlined (deeper ones run as If steps)
 
 
 @dataclass
@@ -41,7 +47,7 @@ def clone_with_shapes(model: Model, shapes: Sequence[Sequence[int]] | None) -> M
         inputs = [mapping[id(src)] for src in node.inputs]
         new = Node(node.op, inputs, attrs, node.name)
         new.data = node.data
-        new.bodies = node.bodies
+        new.bodies = list(node.bodies)  # the clone's own list: inlining and body folding replace entries
         new.rt_info = dict(node.rt_info)
         try:
             new.infer()
@@ -61,8 +67,26 @@ def clone_with_shapes(model: Model, shapes: Sequence[Sequence[int]] | None) -> M
 
 
 def specialize(model: Model, shapes: Sequence[Sequence[int]] | None) -> Specialized:
-    """Clone for `shapes` (None: the model's own, already static shapes) and fold what the inputs do not decide."""
+    """Clone for `shapes` (None: the model's own, already static shapes) and fold what the inputs do not decide,
+    Ifs whose condition folds included (their taken branch inlined; nested ones in later rounds)."""
+    from irforge.transforms.if_folding import FoldConstantIf
+
     clone = clone_with_shapes(model, shapes)
+    for _ in range(MAX_IF_ROUNDS):
+        spec = _fold(clone)
+        decided = [n for n in spec.ops if n.type == "If" and len(n.bodies) == 2 and id(n.inputs[0]) in spec.known]
+        if not decided:
+            break
+        for n in decided:
+            n.set_input(0, constant(spec.known[id(n.inputs[0])], name=f"{n.name}/condition"))
+        try:
+            FoldConstantIf().run(clone)
+        except GraphError as e:
+            raise GraphError(f"inlining the taken branch of an If for these input shapes failed: {e}") from e
+    return spec
+
+
+def _fold(clone: Model) -> Specialized:
     known: dict[int, np.ndarray] = {}
     ops: list[Node] = []
     for node in clone.nodes():

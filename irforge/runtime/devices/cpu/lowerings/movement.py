@@ -135,7 +135,8 @@ class TileLowering(NodeLowering):
 
 @lowers("Pad")
 class PadLowering(NodeLowering):
-    """Constant-mode Pad (negative pads crop), edge and reflect modes on the last 1-3 axes."""
+    """Constant-mode Pad (negative pads crop), edge and reflect modes on the last 1-3 axes (torch pads those for
+    a tensor of one more axis: the leading axes are merged into it, and split again after)."""
 
     def supports(self, node: Node, g: GraphView) -> bool:
         if not g.torch_ok(node) or not node.inputs[0].shape.rank_is_static:
@@ -150,8 +151,8 @@ class PadLowering(NodeLowering):
         rank = node.inputs[0].shape.rank
         shape = g.static_shape(node.inputs[0])
         return mode in ("edge", "reflect") and all(p >= 0 for p in pb + pe) and shape is not None and \
-            node.inputs[0].element_type.name in ("f32", "f64") and 3 <= rank <= 5 and \
-            all(i >= 2 and i >= rank - 3 for i in padded) and \
+            node.inputs[0].element_type.name in ("f32", "f64") and bool(padded) and \
+            all(i >= 1 and i >= rank - 3 for i in padded) and \
             (mode == "edge" or all(max(pb[i], pe[i]) < shape[i] for i in padded))
 
     def kernel(self, ctx: BuildContext, node: Node) -> tuple[Callable[..., Any], str]:
@@ -160,7 +161,7 @@ class PadLowering(NodeLowering):
         pb, pe = _ints(g.const(node.inputs[1])) or [0] * rank, _ints(g.const(node.inputs[2])) or [0] * rank
         mode = node.attrs["pad_mode"]
         amounts: list[int] = []
-        first = 2 if mode != "constant" else 0
+        first = min(i for i, (b, e) in enumerate(zip(pb, pe)) if b or e) if mode != "constant" else 0
         for b, e in reversed(list(zip(pb, pe))[first:]):
             amounts += [b, e]
         if mode == "constant":
@@ -171,4 +172,11 @@ class PadLowering(NodeLowering):
             pad_nd = torch.constant_pad_nd
             return (lambda x: pad_nd(x, amounts, value)), "torch_pad"
         torch_mode = "replicate" if mode == "edge" else "reflect"
-        return (lambda x: F.pad(x, amounts, torch_mode)), f"torch_pad_{torch_mode}"
+        shape = g.static_shape(node.inputs[0])
+        assert shape is not None
+        merged = (-1,) + shape[first:]  # the padded axes and one before them (torch's "channels")
+        out = g.static_shape(node.outputs[0])
+
+        def pad(x: Any) -> Any:
+            return F.pad(x.reshape(merged), amounts, torch_mode).reshape(out)
+        return pad, f"torch_pad_{torch_mode}"
