@@ -24,8 +24,18 @@ NNCF's INT8 IR on OpenVINO (PERF_COUNT), each step's minimum over the rounds, la
 come from the same ONNX file): totals per kernel kind, the matched layers where irforge loses most, and the steps one
 side runs that the other fuses away (OpenVINO's residual Add lives in its convolution's post-ops).
 
+With `--qdq`, instead: ONNX files pre-quantized by ONNX Runtime (`onnxruntime.quantization.quantize_static`, 8
+random calibration inputs, i8 weights; tests/models/qdq.py) in QDQ per tensor / per channel with u8 or i8
+activations and in QOperator format, for ResNet-50, MobileNetV3 and the BERT-mini encoder, each file run by
+irforge (convert_model, CPU), ONNX Runtime and OpenVINO (both reading the file), interleaved, at `--threads`
+(intra-op threads for all three); printed: median ms, irforge / ORT, irforge / OpenVINO, irforge / the faster of
+the two, the cosine similarity of irforge's outputs with ORT's (worst output), and irforge's steps outside INT8
+(convolutions / matrix products not on INT8 kernels, float FakeQuantize steps).
+
     python -m benchmarks.int8_runtime [--threads 2] [--rounds 20] [--only resnet50] [--samples 32]
                                       [--skip-single-thread] [--layers]
+    python -m benchmarks.int8_runtime --qdq [--threads 1] [--rounds 20] [--only resnet50 bert]
+                                      [--variants qdq_pc_u8 qop_pc_u8]
 """
 from __future__ import annotations
 
@@ -261,6 +271,88 @@ def profile_layers(model: irforge.Model, nncf_path: Path, x: np.ndarray, rounds:
     return layer_report(fastest(irf_runs), fastest(ov_runs))
 
 
+# ---------------------------------------------------------------- ONNX Runtime's pre-quantized files
+QDQ_MODELS = ("resnet50", "mobilenetv3", "bert")
+
+
+def qdq_file(bm: BenchModel, path: Path, variant: str) -> Path:
+    """`path` quantized by ONNX Runtime in tests/models/qdq.py's `variant` (cached beside it)."""
+    from tests.models import qdq
+
+    def calibration(i: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(100 + i)
+        return {k: rng.standard_normal(v.shape).astype(np.float32) if v.dtype == np.float32 else v
+                for k, v in bm.inputs().items()}
+    out = CACHE / f"{path.stem}-{variant}-{_key(path, variant, qdq.CALIBRATION)}.onnx"
+    return qdq.quantize_file(path, out, qdq.VARIANTS[variant], [calibration(i) for i in range(qdq.CALIBRATION)])
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a64, b64 = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    return float(a64 @ b64 / (np.linalg.norm(a64) * np.linalg.norm(b64) + 1e-30))
+
+
+def qdq_row(bm: BenchModel, path: Path, threads: int, rounds: int) -> dict[str, Any]:
+    """Median seconds of irforge, ORT and OpenVINO on one pre-quantized file, worst cosine vs ORT, and irforge's
+    non-INT8 steps (heavy, float FakeQuantize)."""
+    import onnxruntime as ort
+    import openvino as ov
+
+    inputs = bm.inputs()
+    arrays = list(inputs.values())
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    model = irforge.convert_model(str(path))
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": str(threads)}
+    core = irforge.Core()
+    req = core.compile_model(model, "CPU", cfg).create_infer_request()
+    prof = core.compile_model(model, "CPU", {**cfg, "PERF_COUNT": "YES"}).create_infer_request()
+    try:
+        ov_req = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS":
+                                                             threads, "PERFORMANCE_HINT": "LATENCY"}
+                                         ).create_infer_request()
+    except RuntimeError as e:  # OpenVINO 2026.4 reads no per-channel QLinearConv, no QGemm
+        print(f"  OpenVINO cannot read {path.name}: {str(e).splitlines()[-1] if str(e) else e}")
+        ov_req = None
+    want = sess.run(None, inputs)
+    got = list(prof.infer(arrays).values_list())
+    steps = prof.get_profiling_info()
+    heavy = sum(1 for p in steps if p.node_type in ("Convolution", "GroupConvolution", "MatMul")
+                and "_I8" not in p.exec_type)
+    fq = sum(1 for p in steps if "fakequantize" in p.exec_type and "_I8" not in p.exec_type)
+    int8 = sum(1 for p in steps if p.node_type in ("Convolution", "GroupConvolution", "MatMul")
+               and "_I8" in p.exec_type)
+    runs = {"irf": lambda: req.infer(arrays), "ort": lambda: sess.run(None, inputs)}
+    if ov_req is not None:
+        runs["ov"] = lambda: ov_req.infer(arrays)
+    med: dict[str, float | None] = {"ov": None, **measure(runs, rounds)}
+    return {**med, "cos": min(_cosine(g, w) for g, w in zip(got, want)), "heavy": heavy, "fq": fq, "int8": int8}
+
+
+def qdq_main(args: argparse.Namespace) -> None:
+    from benchmarks.cpu import cpu_description
+
+    torch.set_num_threads(args.threads)
+    print(f"ONNX Runtime pre-quantized files: threads {args.threads}, rounds {args.rounds}, {cpu_description()}, "
+          f"load average at start {os.getloadavg()}")
+    print(f"{'model':12s} {'variant':10s} {'irforge':>8s} {'ORT':>8s} {'OV':>8s} | {'irf/ORT':>7s} {'irf/OV':>7s} "
+          f"{'irf/best':>8s} | {'cos':>7s} {'I8 mm':>5s} {'f32 mm':>6s} {'fq f32':>6s}")
+    ratios = []
+    for bm in MODELS:
+        if bm.name not in QDQ_MODELS or (args.only and bm.name not in args.only):
+            continue
+        path = export(bm)
+        for variant in args.variants:
+            r = qdq_row(bm, qdq_file(bm, path, variant), args.threads, args.rounds)
+            best = min(v for v in (r["ort"], r["ov"]) if v is not None)
+            ratios.append(r["irf"] / best)
+            print(f"{bm.name:12s} {variant:10s} {_ms(r['irf'])[1:]} {_ms(r['ort'])[1:]} {_ms(r['ov'])[1:]} | "
+                  f"{_ratio(r['irf'], r['ort'])} {_ratio(r['irf'], r['ov'])} {r['irf'] / best:8.2f} | "
+                  f"{r['cos']:7.4f} {r['int8']:5d} {r['heavy']:6d} {r['fq']:6d}", flush=True)
+    print(f"geomean irforge / best: {_geo(ratios):.2f}; load average at end {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -269,7 +361,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--skip-single-thread", action="store_true")
     parser.add_argument("--layers", action="store_true", help="per-layer profiles, irforge INT8 vs OpenVINO INT8")
+    parser.add_argument("--qdq", action="store_true", help="ONNX Runtime's QDQ / QOperator files: irforge, ORT, OV")
+    parser.add_argument("--variants", nargs="*", default=["qdq_pt_u8", "qdq_pc_u8", "qdq_pc_i8", "qop_pc_u8"])
     args = parser.parse_args()
+    if args.qdq:
+        qdq_main(args)
+        return
     torch.set_num_threads(args.threads)
     print(f"threads {args.threads}, rounds {args.rounds}, calibration samples {args.samples}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average at start {os.getloadavg()}")

@@ -38,16 +38,18 @@ def _as_type(ctx: NodeContext, v: Output, et: ElementType) -> Output:
     return ctx.op("Convert", v, destination_type=et)
 
 
-def _broadcastable(ctx: NodeContext, v: Output, x: Output) -> Output:
-    """A scale or zero point shaped to broadcast against `x` along ONNX's `axis` (see the module docstring)."""
+def _broadcastable(ctx: NodeContext, v: Output, x: Output, axis: int | None = None, block: int | None = None
+                   ) -> Output:
+    """A scale or zero point shaped to broadcast against `x` along `axis` (default: the node's ONNX `axis`
+    attribute; see the module docstring)."""
     shape = v.shape
     if shape.rank_is_static and (shape.rank == 0 or (shape.is_static and int(np.prod(shape.to_shape())) == 1)):
         return v
     if not (x.shape.rank_is_static and shape.rank_is_static):
         raise ctx.unsupported("per-axis quantization parameters of an input with dynamic rank")
     rank = x.shape.rank
-    axis = normalize_axis(ctx.attr("axis", 1), rank)
-    block = ctx.attr("block_size", 0)
+    axis = normalize_axis(ctx.attr("axis", 1) if axis is None else axis, rank)
+    block = ctx.attr("block_size", 0) if block is None else block
     value = v.constant_value()
     if block:
         return _expand_blocks(ctx, v, value, x, axis, block)
@@ -72,11 +74,15 @@ def _expand_blocks(ctx: NodeContext, v: Output, value: np.ndarray | None, x: Out
     return ctx.op("Gather", v, ctx.const(index.astype(np.int64)), ctx.const(np.int64(axis)))
 
 
-def _params(ctx: NodeContext, x: Output, et: ElementType) -> tuple[Output, Output | None]:
-    """Scale and zero point (None when absent) as `et`, shaped to broadcast against `x`."""
-    scale = _broadcastable(ctx, _as_type(ctx, ctx.input(1), et), x)
-    zp = ctx.optional_input(2)
-    return scale, None if zp is None else _broadcastable(ctx, _as_type(ctx, zp, et), x)
+def _params(ctx: NodeContext, x: Output, et: ElementType, scale: Output | None = None, zp: Output | None = None,
+            axis: int | None = None) -> tuple[Output, Output | None]:
+    """Scale and zero point (None when absent; default: the node's inputs 1 and 2) as `et`, shaped to broadcast
+    against `x` along `axis` (default: the node's attribute)."""
+    if scale is None:
+        scale, zp = ctx.input(1), ctx.optional_input(2)
+    block = None if axis is None else 0
+    out = _broadcastable(ctx, _as_type(ctx, scale, et), x, axis, block)
+    return out, None if zp is None else _broadcastable(ctx, _as_type(ctx, zp, et), x, axis, block)
 
 
 def _dequantize_bound(ctx: NodeContext, bound: Output, scale: Output, zp: Output | None) -> Output:
@@ -105,8 +111,13 @@ def _check_integer(ctx: NodeContext, et: ElementType) -> None:
 def quantize_linear(ctx: NodeContext) -> Output:
     qt = _quantized_type(ctx)
     _check_integer(ctx, qt)
-    x = _as_type(ctx, ctx.input(0), Type.f32)
-    scale, zp = _params(ctx, x, Type.f32)
+    return quantize_value(ctx, ctx.input(0), *_params(ctx, ctx.input(0), Type.f32), qt)
+
+
+def quantize_value(ctx: NodeContext, x: Output, scale: Output, zp: Output | None, qt: ElementType) -> Output:
+    """QuantizeLinear of float `x` to `qt` with a scale and zero point already shaped to broadcast against x (the
+    QOperator translators in qlinear.py quantize their results with it)."""
+    x = _as_type(ctx, x, Type.f32)
     lo, hi = (ctx.const(np.float32(b)) for b in _RANGES[qt.name])
     il, ih = (_dequantize_bound(ctx, b, scale, zp) for b in (lo, hi))
     fq = ctx.op("FakeQuantize", x, il, ih, lo, hi, levels=_levels(qt))
@@ -128,18 +139,51 @@ def _quantize_of(q: Output) -> Node | None:
     return fq
 
 
-@onnx_op("DequantizeLinear", since=10)
-def dequantize_linear(ctx: NodeContext) -> Output:
-    q = ctx.input(0)
-    out_type = attr_type(ctx, "output_dtype") if ctx.attr("output_dtype", 0) else ctx.input(1).element_type
+# ops that move 8-bit codes without changing their meaning (ONNX Runtime's QOperator format runs MaxPool, Reshape,
+# Transpose, ... on the integers; the data is input 0, the other inputs are constant parameters)
+_CODE_MOVES = ("MaxPool", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "StridedSlice", "Slice", "Gather",
+               "Split", "VariadicSplit")
+
+
+def _requantized(ctx: NodeContext, q: Output, scale: Output | None, zp: Output | None, axis: int | None
+                 ) -> Output | None:
+    """The dequantization of `q` as ONE FakeQuantize when `q` is a QuantizeLinear's integers (a Q/DQ pair), also
+    through ops that only move the integers (per-tensor scales only: moves may change the axes); None otherwise."""
+    if scale is None:
+        scale, zp = ctx.input(1), ctx.optional_input(2)
     fq = _quantize_of(q)
     if fq is not None:
-        scale, zp = _params(ctx, q, fq.outputs[0].element_type)
-        ol, oh = (_dequantize_bound(ctx, fq.inputs[i], scale, zp) for i in (3, 4))
-        out = ctx.op("FakeQuantize", *fq.inputs[:3], ol, oh, levels=fq.attrs["levels"])
+        sc, z = _params(ctx, q, fq.outputs[0].element_type, scale, zp, axis)
+        ol, oh = (_dequantize_bound(ctx, fq.inputs[i], sc, z) for i in (3, 4))
+        return ctx.op("FakeQuantize", *fq.inputs[:3], ol, oh, levels=fq.attrs["levels"])
+    node = q.node
+    per_tensor = all(v is None or (v.shape.is_static and int(np.prod(v.shape.to_shape())) == 1)
+                     for v in (scale, zp))
+    if node.type not in _CODE_MOVES or not per_tensor or (node.type == "MaxPool" and q.index != 0):
+        return None
+    src = _requantized(ctx, node.inputs[0], scale, zp, axis)
+    if src is None:
+        return None
+    moved = ctx.make(node.type, [src] + node.inputs[1:], version=node.version, **node.attrs)
+    return moved.outputs[q.index]
+
+
+@onnx_op("DequantizeLinear", since=10)
+def dequantize_linear(ctx: NodeContext) -> Output:
+    out_type = attr_type(ctx, "output_dtype") if ctx.attr("output_dtype", 0) else ctx.input(1).element_type
+    return dequantize_value(ctx, ctx.input(0), None, None, None, out_type)
+
+
+def dequantize_value(ctx: NodeContext, q: Output, scale: Output | None, zp: Output | None, axis: int | None,
+                     out_type: ElementType = Type.f32) -> Output:
+    """DequantizeLinear of integers `q` with `scale` and `zp` along `axis` (None: the node's inputs 1, 2 and its
+    `axis` attribute): one FakeQuantize after a QuantizeLinear (see `_requantized`), else Convert -> Subtract ->
+    Multiply."""
+    out = _requantized(ctx, q, scale, zp, axis)
+    if out is not None:
         return _as_type(ctx, out, out_type)
     if q.element_type.is_float:
         raise ctx.unsupported(f"dequantization of {q.element_type}")
-    scale, zp = _params(ctx, q, out_type)
+    sc, z = _params(ctx, q, out_type, scale, zp, axis)
     x = ctx.op("Convert", q, destination_type=out_type)  # kept even for a constant: compressed weights
-    return ctx.op("Multiply", x if zp is None else ctx.op("Subtract", x, zp), scale)
+    return ctx.op("Multiply", x if z is None else ctx.op("Subtract", x, z), sc)

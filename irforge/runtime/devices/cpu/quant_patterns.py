@@ -14,8 +14,13 @@ Terms:
   multiply-accumulates (`min_macs`: smaller layers run f32 on the fake-quantized values, faster than torch's
   per-call cost of an INT8 operator) and a reduction of at least MIN_DEPTH per output (depthwise layers and
   3-channel 3x3 stems run f32: memory-bound, no faster in INT8); MaxPool and data movement (their data inputs) when their result is carried;
-  Add/Multiply of two Q-values when the FakeQuantize after them (through an optional Relu) is carried. Codes thus
-  flow only where they reach an INT8 layer;
+  Add/Multiply of two Q-values when the FakeQuantize after them (through an optional Relu) is carried; a
+  FakeQuantize of a Q-value when its own result is carried (a requantization of codes, nothing at all when both
+  grids agree: ONNX Runtime's QDQ files put a QuantizeLinear/DequantizeLinear pair with the input's parameters
+  after MaxPool, Reshape, ...); an element-wise activation (fusion.activation_of: Sigmoid, HSigmoid, Swish, ...)
+  whose result goes alone into a carried FakeQuantize (SiLU and HardSwish written as x * act(x) with Q/DQ pairs
+  after each op); ReduceMean (`SINKS`: a float result computed from the codes, (mean(codes) -
+  zero_point) * scale: the global average pool ending a CNN). Codes thus flow only where they reach an INT8 layer;
 * a Q-value is *carried* (its slot holds uint8 codes, not floats) when every op reading it accepts codes and it is
   not a model output. Each INT8 lowering reads carried inputs as codes and quantizes float Q-values on entry (exact:
   they lie on the grid), and writes codes when its result is carried, floats otherwise (the dequantization where
@@ -60,6 +65,8 @@ MOVES = RESHAPES + ("Transpose", "Concat", "Split", "VariadicSplit", "Slice", "S
                     "Broadcast", "Tile", "ShuffleChannels")
 COMPUTE = ("Convolution", "GroupConvolution", "MatMul")
 BINARY = ("Add", "Multiply")
+# ops that read codes and write floats (a linear reduction: computed on the codes, then dequantized once)
+SINKS = ("ReduceMean",)
 DEFAULT_MIN_MACS = 4_000_000
 # multiply-accumulates per output element (C/groups * kernel size; a matrix product's K) below which a layer stays
 # f32 whenever IRFORGE_CPU_INT8_MIN_MACS is not 0: with a short reduction the layer is bound by memory and torch's
@@ -483,7 +490,35 @@ def accepts(node: Node, index: int, g: GraphView, plan: Int8Plan) -> bool:
             return False
         spec = binary_tail(node, g, plan)[1]
         return spec is not None and plan.is_carried(spec.node.outputs[0])
+    if t == "FakeQuantize":
+        return index == 0 and node.uid in plan.fq and plan.is_carried(node.outputs[0])
+    if index == 0 and unary_tail(node, g, plan) is not None:
+        return True
+    if t in SINKS:
+        return index == 0 and sink_ok(node, g)
     return False
+
+
+def unary_tail(node: Node, g: GraphView, plan: Int8Plan) -> FQSpec | None:
+    """The carried FakeQuantize an element-wise activation's f32 result goes into alone (None when there is none
+    or `node` is no activation oneDNN knows)."""
+    from irforge.runtime.devices.cpu.fusion import activation_of
+
+    out = node.outputs[0]
+    if out.element_type.name != "f32" or out.shape != node.inputs[0].shape or activation_of(node, g) is None:
+        return None
+    use = g.sole_consumer(out)
+    spec = plan.fq.get(use[0].uid) if use is not None and use[1] == 0 else None
+    return spec if spec is not None and plan.is_carried(spec.node.outputs[0]) else None
+
+
+def sink_ok(node: Node, g: GraphView) -> bool:
+    """Whether a ReduceMean can compute its float result from codes: constant axes, f32 of static shapes."""
+    out = node.outputs[0]
+    axes = g.const(node.inputs[1])
+    return node.type == "ReduceMean" and axes is not None and axes.size > 0 and \
+        out.element_type.name == "f32" and g.static_shape(node.inputs[0]) is not None and \
+        g.static_shape(out) is not None
 
 
 def _carried(out: Output, g: GraphView, plan: Int8Plan) -> bool:

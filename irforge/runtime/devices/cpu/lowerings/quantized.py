@@ -11,7 +11,10 @@
   quantized add/mul(_relu) on codes (float arithmetic, one rounding).
 * MaxPool and data movement (Reshape, Transpose, Concat, Split, Slice, Gather, ...) move codes (the grid is
   unchanged); data movement runs the float lowering's own kernel on the codes.
-* FakeQuantize on its own: quantization to codes when its result is carried, else fake quantization in float.
+* FakeQuantize on its own: quantization to codes when its result is carried (of carried codes: nothing when the
+  grids agree, else a requantization), else fake quantization in float.
+* ReduceMean of carried codes: (mean of the codes - zero point) * scale, a float result (a global average pool).
+* An activation of carried codes into a carried FakeQuantize: dequantize, the activation in float, quantize.
 
 Weights whose adjacent-channel pairs can saturate the 16-bit sums of CPUs without VNNI run as two saturation-free
 kernels under IRFORGE_CPU_INT8=exact (see quant_patterns.py). Exec types name the kernel, the fused post-ops and
@@ -31,10 +34,11 @@ from irforge.ir.ops.pooling import _Window
 from irforge.runtime.devices.cpu.builder import BuildContext
 from irforge.runtime.devices.cpu.fusion import Activation, activation_of, fold_affine, same_value_type
 from irforge.runtime.devices.cpu.graph_view import GraphView
-from irforge.runtime.devices.cpu.int8_tensors import (dequantize, fake_quantize_exact, grid_fake_quantize, quantize,
-                                                      ranges_f64, unwrap, wrap)
+from irforge.runtime.devices.cpu.int8_tensors import (Grid, dequantize, fake_quantize_exact, grid_fake_quantize,
+                                                      quantize, ranges_f64, unwrap, wrap)
+from irforge.ir.ops.reduction import reduction_axes
 from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, accepts, binary_tail,
-                                                        channel_grids, data_inputs, has_vnni, int8_plan)
+                                                        channel_grids, data_inputs, has_vnni, int8_plan, unary_tail)
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowering_for, lowers, lowers_first
 
 onednn = torch.ops.onednn
@@ -452,6 +456,9 @@ class FakeQuantizeLowering(Lowering):
         spec = plan.fq.get(node.uid)
         if spec is not None and plan.is_carried(node.outputs[0]):
             requant = spec.requant
+            src = plan.grid(node.inputs[0])
+            if plan.is_carried(node.inputs[0]) and src is not None:
+                return _requantize(src, requant)
             return Built(lambda x: quantize(x, requant), "torch_quantize_I8", fresh=True, trace_fn=None)
         if spec is not None and spec.requant.same(spec.grid):
             # four in-place passes eagerly; traced, post-ops of the partition before it (int8_tensors.py)
@@ -477,3 +484,68 @@ class FakeQuantizeLowering(Lowering):
         levels = int(node.attrs["levels"])
         return Built(lambda x: fake_quantize_exact(x, il, ih, ol, oh, levels), "torch_fakequantize_exact_f32",
                      fresh=True)
+
+
+def _requantize(src: Grid, requant: Grid) -> Built:
+    """A FakeQuantize of carried codes on grid `src` whose result is carried: the same codes when its input range
+    is that grid (every value already lies on a level inside the range), else the codes of the dequantized values
+    on `requant` (torch's dequantize + quantize_per_tensor: two vectorized passes)."""
+    if requant.same(src):
+        return Built(lambda c: c, "codes_passthrough_I8", fresh=False, trace_fn=None)
+    return Built(lambda c: quantize(dequantize(c, src), requant), "torch_requantize_I8", fresh=True, trace_fn=None)
+
+
+# ---------------------------------------------------------------- reductions of codes
+@lowers_first("ReduceMean")
+class QuantizedMean(Lowering):
+    """ReduceMean of carried codes: the mean is linear, so (mean(codes) - zero point) * scale, one pass over the
+    8-bit codes (the float Q-value is never written)."""
+
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        if not plan.active or not plan.is_carried(node.inputs[0]):
+            return None
+        return Match(self, [node], [node.inputs[0]], [node.outputs[0]])
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        node = m.root
+        grid = int8_plan(ctx.g).grid(node.inputs[0])
+        axes = reduction_axes(node, node.inputs[0].shape.rank, ctx.g.const(node.inputs[1]))  # type: ignore[arg-type]
+        keep = bool(node.attrs["keep_dims"])
+        assert grid is not None
+        zp, scale = float(grid.zero_point), float(np.float32(grid.scale))
+
+        def fn(c: Any) -> Any:
+            return torch.mean(c, dim=axes, keepdim=keep, dtype=torch.float32).sub_(zp).mul_(scale)
+        return Built(fn, "torch_qreducemean_I8_f32out", fresh=True, trace_fn=None)
+
+
+# ---------------------------------------------------------------- activations between two grids
+_ACTIVATIONS = ("Relu", "Sigmoid", "Tanh", "HSwish", "HSigmoid", "Swish", "Clamp", "Gelu", "PRelu")
+
+
+@lowers_first(*_ACTIVATIONS)
+class QuantizedActivation(Lowering):
+    """An activation of carried codes whose result goes into a carried FakeQuantize (quant_patterns.unary_tail):
+    dequantize, the activation in float, quantize to the FakeQuantize's codes (three vectorized passes where the
+    float route would write the fake-quantized input, compute the activation and quantize it again)."""
+
+    def match(self, node: Node, g: GraphView) -> Match | None:
+        plan = int8_plan(g)
+        if not plan.active or not plan.is_carried(node.inputs[0]):
+            return None
+        spec = unary_tail(node, g, plan)
+        act = activation_of(node, g)
+        if spec is None or act is None:
+            return None
+        return Match(self, [node, spec.node], [node.inputs[0]], [spec.node.outputs[0]], (act, spec))
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        act, spec = m.info
+        src = int8_plan(ctx.g).grid(m.root.inputs[0])
+        assert src is not None
+        fn_act, requant = act.inplace or act.fn, spec.requant
+
+        def fn(c: Any) -> Any:
+            return quantize(fn_act(dequantize(c, src)), requant)
+        return Built(fn, f"torch_q{act.attr}+fq_I8", fresh=True, trace_fn=None)
