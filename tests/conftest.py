@@ -1,4 +1,10 @@
-"""Suite-wide test setup: simulating another CPU.
+"""Suite-wide test setup: simulating another CPU, and module random generators that do not depend on test order.
+
+Many test modules draw their data from a module-level `RNG = np.random.default_rng(seed)`. Under pytest-xdist the
+tests a worker runs before a given test vary from run to run, so that test's draws did too: a case passed or failed
+by the luck of the distribution (a bicubic resize off by two, an MVN whose every plane caught a NaN). Before each
+test its module's `RNG` is put back to the state it had after the module was imported, so every test draws the
+same data whatever ran before it.
 
 IRFORGE_TEST_SIMULATE_CPU=bf16[,vnni][,amx] runs the suite as if the CPU had those ISA extensions, to check on an
 AVX2-only machine that the tests (and the defaults they rely on) also hold on the CPUs users have:
@@ -18,8 +24,10 @@ of such a CPU on every machine."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import numpy as np
 import pytest
 
 SIMULATED_FLAGS = {
@@ -76,3 +84,17 @@ def simulate_cpu(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 def pytest_report_header(config: pytest.Config) -> str | None:
     features = simulated_features()
     return f"simulated CPU features (IRFORGE_TEST_SIMULATE_CPU): {', '.join(sorted(features))}" if features else None
+
+
+_RNG_STATES: dict[str, dict[str, Any]] = {}  # module name -> its RNG's state before any of its tests drew
+
+
+@pytest.fixture(autouse=True)
+def _module_rng_from_its_start(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Restore the test module's `RNG` (a NumPy Generator) to its state after import (see the module docstring)."""
+    module = request.module
+    rng = getattr(module, "RNG", None)
+    if isinstance(rng, np.random.Generator):
+        saved = _RNG_STATES.setdefault(module.__name__, rng.bit_generator.state)
+        rng.bit_generator.state = saved
+    yield

@@ -70,7 +70,8 @@ PROPAGATING: dict[str, tuple[Callable[[Output], Output], tuple[int, ...]]] = {  
     "ReduceMin": (lambda p: op("ReduceMin", p, _axes(2), keep_dims=False), PLANES),
     "ReduceMean": (lambda p: op("ReduceMean", p, _axes(3), keep_dims=True), PLANES),
     "SoftMax": (lambda p: op("SoftMax", p, axis=3), PLANES),
-    "MVN": (lambda p: op("MVN", p, _axes(2, 3), normalize_variance=True, eps=1e-5, eps_mode="inside_sqrt"), PLANES),
+    # per row, not per plane: the scattered NaNs reach every 7x8 plane for some draws, leaving no number to check
+    "MVN": (lambda p: op("MVN", p, _axes(3), normalize_variance=True, eps=1e-5, eps_mode="inside_sqrt"), PLANES),
     "Convolution": (_conv, PLANES),
     "Convolution+Sigmoid": (lambda p: op("Sigmoid", _conv(p)), PLANES),
     "Convolution+HSwish": (lambda p: op("HSwish", _conv(p)), PLANES),

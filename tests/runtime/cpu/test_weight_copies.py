@@ -137,3 +137,35 @@ def test_a_weight_the_kernel_takes_as_is_stays_a_view_of_the_mapping(tmp_path: P
     start = mapped.__array_interface__["data"][0]
     held = [t for s in plan.steps for t in _closure_tensors(s.fn) if t.shape == (256, 128)]
     assert held and all(t.data_ptr() == start for t in held)
+
+
+@pytest.mark.parametrize("graph_on", [True, False])
+def test_a_large_linear_runs_on_onednn_without_an_eager_copy_when_compiled(monkeypatch: pytest.MonkeyPatch,
+                                                                         graph_on: bool) -> None:
+    """A linear layer of at least ONEDNN_MIN_MACS runs oneDNN's inner product: inside a traced segment as a
+    oneDNN Graph partition (no prepacked eager weight made), eagerly on a weight prepacked on first use."""
+    from irforge.runtime.devices.cpu.lowerings.matmul import ONEDNN_MIN_MACS
+
+    if not graph_on:
+        monkeypatch.setenv("IRFORGE_CPU_GRAPH", "0")
+    packs: list[tuple[int, ...]] = []
+    real = torch.ops.mkldnn._reorder_linear_weight
+
+    def counted(w: torch.Tensor, *args: object) -> torch.Tensor:
+        packs.append(tuple(w.shape))
+        return real(w, *args)
+    monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", counted)
+    rows, k, n = 8, 256, 512
+    assert rows * k * n >= ONEDNN_MIN_MACS
+    w = randn(k, n, scale=0.05)
+    x = randn(2, 4, k)
+    model = graph(lambda p: op("Relu", op("Add", op("MatMul", p, w), randn(n))), x)
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
+    runner = ex.create_runner()
+    for _ in range(2):
+        got = np.asarray(runner.run([x])[0])
+    (plan,) = ex.plans.values()
+    assert [s.exec_type for s in plan.steps] == ["onednn_linear+bias+relu_f32"]
+    assert [s.state for s in plan.segments] == (["compiled"] if graph_on else [])
+    assert packs == ([] if graph_on else [(n, k)])
+    np.testing.assert_allclose(got, irforge.Core().compile_model(model, "REF")([x])[0], rtol=1e-4, atol=1e-4)
