@@ -418,7 +418,7 @@ class _Reader:
             srcs = []
             for fl, fp in incoming[lid]:
                 producer_node = nodes[fl]
-                idx = fp - len(producer_node.inputs)
+                idx = _output_index(layers[fl], fp, len(producer_node.inputs))
                 if not 0 <= idx < len(producer_node.outputs):
                     raise self.fail(f"edge into layer '{el.get('name')}' names undeclared port {fp} of "
                                     f"layer '{producer_node.name}'")
@@ -473,11 +473,12 @@ class _Reader:
                     ok = False
                 if not ok:
                     raise self.fail(f"layer '{lname}' port {port.get('id')}: bad <dim> '{dim.text}'")
-        for port in ports:
+        for position, port in enumerate(ports):
             try:
-                idx = _int(port.get("id", "0"), "port id") - len(srcs)
+                _int(port.get("id", "0"), "port id")
             except ValueError as e:
                 raise self.fail(f"layer '{lname}' output port: {e}") from None
+            idx = position
             if 0 <= idx < len(node.outputs):
                 node.outputs[idx].names = _split_names(port.get("names", ""))
                 node.outputs[idx].rt_info = _read_rt_info(port)
@@ -521,6 +522,18 @@ class _Reader:
         node = make("Constant", [], name=lname, **attrs)
         node.data = unpack_constant(self.blob[offset:offset + size], et, shape)
         return node
+
+
+def _output_index(layer: ET.Element, port_id: int, n_inputs: int) -> int:
+    """Which output of `layer` its port `port_id` is: its position among the layer's `<output>` ports, as
+    OpenVINO's reader takes it (OpenVINO numbers ports across inputs and outputs, and an absent optional input still
+    takes its number: LSTMCell-1 without peepholes has outputs 7 and 8 after 6 inputs); a layer that declares no
+    output ports counts them after its inputs."""
+    out = layer.find("output")
+    ids = [p.get("id") for p in out.findall("port")] if out is not None else []
+    if str(port_id) in ids:
+        return ids.index(str(port_id))
+    return -1 if ids else port_id - n_inputs
 
 
 def weights_view(data: Buffer) -> memoryview:
