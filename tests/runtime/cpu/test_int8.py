@@ -39,10 +39,12 @@ MODEL_REL = 2e-2
 
 @pytest.fixture(autouse=True)
 def _exact_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact kernels, and INT8 for layers of any size (the default leaves layers under 4M multiply-accumulates per
-    thread in f32; the pattern graphs here are small)."""
+    """Exact kernels, INT8 for layers of any size (the default leaves layers under 4M multiply-accumulates per
+    thread in f32; the pattern graphs here are small) and the residual Add as a quantized Add (REF's bits; the
+    default fuses it into the convolution with one rounding less: `test_fused_residual_sum_stays_near_ref`)."""
     monkeypatch.setenv("IRFORGE_CPU_INT8", "exact")
     monkeypatch.setenv("IRFORGE_CPU_INT8_MIN_MACS", "0")
+    monkeypatch.setenv("IRFORGE_CPU_INT8_SUM", "separate")
 
 
 # ---------------------------------------------------------------- graph helpers
@@ -150,8 +152,8 @@ def test_conv_relu_requantized_into_next_conv(qmax: int) -> None:
     model = graph(lambda p: fq_signed(body(p), hi2), x)
     split = "I8x2" if qmax == 127 and not has_vnni() else "qconv+bias+relu+fq_I8"
     got = check_pattern(model, [x], hi2 / 127, ["onednn_qconv+bias+relu+fq_I8", split])
-    # the last FakeQuantize is a model output: floats (the exact formula) from the second convolution's f32 result
-    assert got[-2:] == [got[-2], "torch_fakequantize_f32"] and got[-2].startswith("onednn_qconv_I8"), got
+    # the last FakeQuantize is a model output: the second convolution writes its codes and returns their values
+    assert got[-1] == "onednn_qconv+fq_I8_f32out" and not any("fakequantize" in k for k in got), got
 
 
 def test_conv_float_output_where_float_layers_begin() -> None:
@@ -479,7 +481,8 @@ def _samples(model: Model, inputs: dict[str, np.ndarray], count: int) -> list[di
     return out
 
 
-def assert_model_close(int8: Model, fp32: Model, inputs: Sequence[np.ndarray], what: str) -> list[str]:
+def assert_model_close(int8: Model, fp32: Model, inputs: Sequence[np.ndarray], what: str, mean_rel: float = 0.75
+                       ) -> list[str]:
     want = run_ref(int8, list(inputs))
     got, counts = run_cpu(int8, inputs)
     fp = irforge.Core().compile_model(fp32, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(list(inputs)).values_list()
@@ -497,7 +500,7 @@ def assert_model_close(int8: Model, fp32: Model, inputs: Sequence[np.ndarray], w
         # fused requantization rounds (acc * scale + bias) in another order than REF's FakeQuantize formula, so a
         # code within f32 rounding of a tie can flip by one step and propagate (7-bit-weight MobileNetV3: 0.02% of
         # one layer's codes, mean 0.6x the quantization noise at the logits); a wrong kernel is far above that
-        assert diff.mean() <= 0.75 * quant + 1e-7 * scale, \
+        assert diff.mean() <= mean_rel * quant + 1e-7 * scale, \
             f"{what} output {i}: mean |CPU - REF| {diff.mean():.3g} not small against mean |INT8 - FP32| {quant:.3g}"
     assert any("I8" in k for k in kinds(counts)), kinds(counts)
     return kinds(counts)
@@ -518,6 +521,23 @@ def test_zoo_model_quantizes_and_runs(name: str, zoo_ir: Callable[[str, int], An
     for inputs in sets:
         got = assert_model_close(int8, fp32, list(inputs.values()), f"{name} {[v.shape for v in inputs.values()]}")
         assert sum("onednn_q" in k for k in got) >= 3, got
+
+
+@pytest.mark.parametrize("name", ["resnet", "mobilenetv3"])
+def test_fused_residual_sum_stays_near_ref(name: str, zoo_ir: Callable[[str, int], Any],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default IRFORGE_CPU_INT8_SUM=fused: every residual Add in the convolution's sum post-op, the result as far
+    from REF as REF is from FP32 at most (the skipped rounding of each block's branch is one more quantization of
+    the same size; measured 1.0x on resnet, 1.3x on mobilenetv3), never a wrong kernel's error."""
+    from tests.models import zoo
+
+    monkeypatch.setenv("IRFORGE_CPU_INT8_SUM", "fused")
+    spec = zoo.MODELS[name]
+    fp32 = zoo_ir(name, 17).model
+    inputs = spec.input_sets()[0]
+    int8 = irforge.quantize(fp32, _samples(fp32, inputs, 4), subset_size=4, device="REF", progress=False)
+    got = assert_model_close(int8, fp32, list(inputs.values()), f"{name} fused sum", mean_rel=2.0)
+    assert any("+sum" in k for k in got) and not any("qadd" in k for k in got), got
 
 
 def test_digits_cnn_int8_on_cpu() -> None:

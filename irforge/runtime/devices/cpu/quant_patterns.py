@@ -13,7 +13,8 @@ Terms:
   Convolution/GroupConvolution/MatMul with i8 weights (input 0), at least IRFORGE_CPU_INT8_MIN_MACS
   multiply-accumulates (`min_macs`: smaller layers run f32 on the fake-quantized values, faster than torch's
   per-call cost of an INT8 operator) and a reduction of at least MIN_DEPTH per output (depthwise layers and
-  3-channel 3x3 stems run f32: memory-bound, no faster in INT8); MaxPool and data movement (their data inputs) when their result is carried;
+  3-channel 3x3 stems run f32: memory-bound, no faster in INT8), or a MatMul with at least MIN_WEIGHTS weights
+  (bound by their bytes); MaxPool and data movement (their data inputs) when their result is carried;
   Add/Multiply of two Q-values when the FakeQuantize after them (through an optional Relu) is carried; a
   FakeQuantize of a Q-value when its own result is carried (a requantization of codes, nothing at all when both
   grids agree: ONNX Runtime's QDQ files put a QuantizeLinear/DequantizeLinear pair with the input's parameters
@@ -41,7 +42,17 @@ IRFORGE_CPU_INT8 chooses what a layer with saturating weights does on a CPU with
 * `off`: no INT8 kernels (FakeQuantize runs in float, layers run in f32).
 Exactness otherwise: the kernels sum integers exactly and requantize once in f32 (round half to even), REF
 computes the float layer and rounds in float64; results differ only where REF's value lies within f32 rounding of
-a tie between two levels (one level apart there)."""
+a tie between two levels (one level apart there).
+
+One deliberate exception (IRFORGE_CPU_INT8_SUM, `fused` by default): a convolution whose FakeQuantize goes alone
+into a residual Add of codes (-> Relu) -> carried FakeQuantize (ResNet's block sum, `residual_tail`) runs as one
+oneDNN kernel with a sum post-op, as OpenVINO's CPU plugin runs it: the convolution's float result plus the
+dequantized residual, requantized once. REF rounds the convolution's result to its own grid first, so an element
+may land one level of the output grid away (at most half a step of the skipped grid before the final rounding).
+The separate quantized Add cost ResNet-50 ~7% of its time (a pass over both operands per block, 16 steps);
+`separate` keeps it, and REF's bits. (The same skip for the bias Add ORT's QDQ files put between a MatMul's
+FakeQuantize and the next one measured no faster on BERT-mini and moved its cosine with ORT from 0.9999 to 0.998:
+not done.)"""
 from __future__ import annotations
 
 import os
@@ -74,6 +85,10 @@ DEFAULT_MIN_MACS = 4_000_000
 # quantize + INT8 convolution 0.72 ms against FakeQuantize + f32 convolution 0.44 ms at 1 thread; depthwise
 # layers, K = 9 or 25, likewise), while ResNet-50's 7x7 stem (K = 147) runs 2.7x faster in INT8
 MIN_DEPTH = 64
+# weight elements from which a matrix product runs INT8 whatever its multiply-accumulates: a [1, K] x [K, N] layer
+# (a classifier head) reads each weight once, so it is bound by the weights' bytes, 4x fewer in INT8 (ResNet-50's
+# 2048x1000 head: 0.5 ms f32 in the plan, weights cold; the INT8 kernel 0.08 ms warm against 0.18 ms f32)
+MIN_WEIGHTS = 1 << 19
 
 
 def min_macs() -> int:
@@ -405,6 +420,42 @@ def binary_tail(node: Node, g: GraphView, plan: Int8Plan) -> tuple[Node | None, 
     return relu, spec
 
 
+@dataclass(frozen=True)
+class Residual:
+    """The residual connection after a convolution's FakeQuantize: Add(that FakeQuantize, `other`) [-> Relu] ->
+    `fq` (carried), as ORT's QDQ files and NNCF write a ResNet block's sum."""
+
+    add: Node
+    other: Output  # the residual Q-value (the block's input or the shortcut convolution's result)
+    relu: Node | None
+    fq: FQSpec
+
+
+def fused_sum() -> bool:
+    """Whether a convolution absorbs the residual Add after its FakeQuantize as oneDNN's sum post-op, skipping that
+    rounding (IRFORGE_CPU_INT8_SUM: `fused`, the default; `separate` keeps the quantized Add and REF's bits, see
+    the module docstring)."""
+    return os.environ.get("IRFORGE_CPU_INT8_SUM", "fused").strip().lower() not in ("0", "off", "separate", "exact")
+
+
+def residual_tail(fq_node: Node, g: GraphView, plan: Int8Plan) -> Residual | None:
+    """The residual Add a carried FakeQuantize's result goes into alone, when that Add runs on codes (its other
+    input a Q-value of the same shape, its (Relu ->) FakeQuantize result carried)."""
+    out = fq_node.outputs[0]
+    use = g.sole_consumer(out)
+    if use is None or use[0].type != "Add":
+        return None
+    add, idx = use
+    other = add.inputs[1 - idx]
+    shape = g.static_shape(out)
+    if other is out or shape is None or g.static_shape(other) != shape or \
+            g.static_shape(add.outputs[0]) != shape or not accepts(add, idx, g, plan):
+        return None
+    relu, spec = binary_tail(add, g, plan)
+    assert spec is not None
+    return Residual(add, other, relu, spec)
+
+
 def data_inputs(node: Node) -> list[int]:
     """The inputs of a moving op that carry the data (the others are constant parameters)."""
     return list(range(len(node.inputs))) if node.type == "Concat" else [0]
@@ -457,7 +508,8 @@ def _compute_weights(node: Node, g: GraphView, plan: Int8Plan) -> None:
             return
         w = linear_weights(node, g)
         if w is not None and w.q.shape[1] == g.static_shape(x)[-1] and \
-                _pays(int(np.prod(out)), w.q.shape[1], plan):  # type: ignore[index]
+                (_pays(int(np.prod(out)), w.q.shape[1], plan) or  # type: ignore[index]
+                 (w.q.size >= MIN_WEIGHTS and w.q.shape[1] >= MIN_DEPTH)):
             plan.weights[node.uid] = w
         return
     w = conv_weights(node, g)

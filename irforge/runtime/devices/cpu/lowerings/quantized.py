@@ -3,8 +3,11 @@
 * Convolution / GroupConvolution fed by a Q-value, with i8 weights: `onednn::qconv2d_pointwise` (u8 source with
   its zero point, s8 weights prepacked for the plan's shape, per-channel scales) absorbing the per-channel scale and
   bias after it, one activation oneDNN fuses (Relu, Clamp, HSwish, Swish) and, when its result is carried, the
-  next FakeQuantize: the kernel requantizes straight to that FakeQuantize's grid and writes u8 codes. Otherwise it
-  writes f32 (dequantized in the kernel).
+  next FakeQuantize: the kernel requantizes straight to that FakeQuantize's grid and writes u8 codes (when that
+  result is not carried, the step then dequantizes them: one pass over bytes, where a float FakeQuantize step made
+  four over floats). Without a FakeQuantize after it, it writes f32 (dequantized in the kernel). A residual Add
+  after the FakeQuantize (ResNet's block sum) joins the kernel as oneDNN's sum post-op, accumulating into the
+  residual's codes (IRFORGE_CPU_INT8_SUM, quant_patterns.py).
 * MatMul with constant i8 weights: `onednn::qlinear_pointwise`, the same way (activations: Relu, Clamp, Gelu,
   Tanh, HSwish, Swish).
 * Add / Multiply of two Q-values (broadcasting), then Relu, then a FakeQuantize whose result is carried: torch's
@@ -18,7 +21,8 @@
 
 Weights whose adjacent-channel pairs can saturate the 16-bit sums of CPUs without VNNI run as two saturation-free
 kernels under IRFORGE_CPU_INT8=exact (see quant_patterns.py). Exec types name the kernel, the fused post-ops and
-the precision: `onednn_qconv+bias+relu+fq_I8` (u8 codes out), `..._I8_f32out` (f32 out), `..._I8x2` (split weights)."""
+the precision: `onednn_qconv+bias+relu+fq_I8` (u8 codes out), `..._I8_f32out` (f32 out), `..._I8x2` (split weights),
+`onednn_qconv+bias+sum+relu+fq_I8` (the residual Add absorbed)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -37,8 +41,9 @@ from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.int8_tensors import (Grid, dequantize, fake_quantize_exact, grid_fake_quantize,
                                                       quantize, ranges_f64, unwrap, wrap)
 from irforge.ir.ops.reduction import reduction_axes
-from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, accepts, binary_tail,
-                                                        channel_grids, data_inputs, has_vnni, int8_plan, unary_tail)
+from irforge.runtime.devices.cpu.quant_patterns import (MOVES, FQSpec, Int8Plan, QWeights, Residual, accepts,
+                                                        binary_tail, channel_grids, data_inputs, fused_sum, has_vnni,
+                                                        int8_plan, residual_tail, unary_tail)
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowering_for, lowers, lowers_first
 
 onednn = torch.ops.onednn
@@ -58,7 +63,9 @@ def _activation(node: Node, g: GraphView, linear: bool) -> Activation | None:
 @dataclass
 class Chain:
     """What a compute op absorbs: per-channel scale and bias, one activation, the FakeQuantize it requantizes
-    to (when that result is carried)."""
+    to (`dequant`: that result is not carried, so the step dequantizes the codes it wrote, one pass over 8-bit
+    data where a float FakeQuantize step takes four over 32-bit data) and, for a convolution, the residual Add
+    after that FakeQuantize (then the step requantizes to the Add's FakeQuantize instead: `out_fq`)."""
 
     nodes: list[Node]
     scale: np.ndarray | None
@@ -66,9 +73,18 @@ class Chain:
     act: Activation | None
     fq: FQSpec | None
     out: Output
+    residual: Residual | None = None
+    dequant: bool = False
+
+    @property
+    def out_fq(self) -> FQSpec | None:
+        """The FakeQuantize whose codes the step writes (None: it writes floats)."""
+        return self.residual.fq if self.residual is not None else self.fq
 
     def describe(self) -> str:
-        return ("+bias" if self.bias is not None else "") + (f"+{self.act.attr}" if self.act else "") + \
+        res = self.residual
+        tail = "" if res is None else "+sum" + ("+relu" if res.relu is not None else "")
+        return ("+bias" if self.bias is not None else "") + (f"+{self.act.attr}" if self.act else "") + tail + \
             ("+fq" if self.fq else "")
 
 
@@ -93,14 +109,18 @@ def _chain(start: Output, g: GraphView, plan: Int8Plan, axis: int, channels: int
     return ch
 
 
+def _fq_after(out: Output, g: GraphView, plan: Int8Plan) -> FQSpec | None:
+    """The per-tensor FakeQuantize `out` goes into alone (as its data input)."""
+    use = g.sole_consumer(out)
+    return plan.fq.get(use[0].uid) if use is not None and use[1] == 0 else None
+
+
 def _take_fq(ch: Chain, g: GraphView, plan: Int8Plan) -> None:
-    """Absorb the FakeQuantize after the chain when its result is carried (the step then writes codes)."""
-    use = g.sole_consumer(ch.out)
-    if use is None or use[1] != 0:
-        return
-    spec = plan.fq.get(use[0].uid)
-    if spec is not None and plan.is_carried(spec.node.outputs[0]):
+    """Absorb the FakeQuantize after the chain: the step writes its codes (carried) or their values (`dequant`)."""
+    spec = _fq_after(ch.out, g, plan)
+    if spec is not None:
         ch.fq = spec
+        ch.dequant = not plan.is_carried(spec.node.outputs[0])
         ch.nodes.append(spec.node)
         ch.out = spec.node.outputs[0]
 
@@ -166,7 +186,42 @@ class _QuantizedLayer(Lowering):
         ch = _chain(node.outputs[0], g, plan, axis, w.q.shape[0], linear=self.linear)
         if not _fits_int8(w, ch):
             return None
-        return Match(self, [node] + ch.nodes, [node.inputs[0]], [ch.out], QConvInfo(w, ch))
+        if not self.linear:
+            _take_residual(ch, node, w, g, plan)
+        inputs = [node.inputs[0]] + ([ch.residual.other] if ch.residual is not None else [])
+        return Match(self, [node] + ch.nodes, inputs, [ch.out], QConvInfo(w, ch))
+
+    def build(self, ctx: BuildContext, m: Match) -> Built:
+        b = self.build_kernel(ctx, m)
+        ch = m.info.chain
+        if not ch.dequant:
+            return b
+        assert ch.fq is not None
+        grid, fn = ch.fq.grid, b.fn
+
+        def dequantized(x: Any) -> Any:
+            return dequantize(fn(x), grid)
+        return Built(dequantized, b.exec_type + "_f32out", fresh=True, trace_fn=None)
+
+    def build_kernel(self, ctx: BuildContext, m: Match) -> Built:
+        """The step writing codes (or floats without a FakeQuantize)."""
+        raise NotImplementedError
+
+
+def _take_residual(ch: Chain, node: Node, w: QWeights, g: GraphView, plan: Int8Plan) -> None:
+    """Absorb the residual Add after the chain's FakeQuantize (quant_patterns.residual_tail) into oneDNN's sum
+    post-op: the convolution's float result plus the dequantized residual codes, Relu, requantized once to the
+    Add's FakeQuantize. oneDNN applies the sum before the eltwise post-op, so a chain with an activation keeps the
+    separate Add, as do 1-D convolutions and split weights (quant_patterns.py)."""
+    if ch.fq is None or ch.dequant or ch.act is not None or not fused_sum() or plan.geometry[node.uid].one_d or \
+            _needs_split(w, plan.mode):
+        return
+    res = residual_tail(ch.fq.node, g, plan)
+    if res is None:
+        return
+    ch.residual = res
+    ch.nodes += [res.add] + ([res.relu] if res.relu is not None else []) + [res.fq.node]
+    ch.out = res.fq.node.outputs[0]
 
 
 def _kernel_weights(info: QConvInfo) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]:
@@ -178,14 +233,15 @@ def _kernel_weights(info: QConvInfo) -> tuple[torch.Tensor, torch.Tensor, torch.
 def _kernel_output(ch: Chain) -> tuple[float, int, torch.dtype | None, str, list[float], str]:
     """The output scale, zero point and dtype (None: codes of the absorbed FakeQuantize) and the eltwise post-op
     (attr, scalars, algorithm) torch's INT8 kernels take for `ch`."""
-    out = (ch.fq.requant.scale, ch.fq.requant.zero_point, None) if ch.fq else (1.0, 0, torch.float32)
+    fq = ch.out_fq
+    out = (fq.requant.scale, fq.requant.zero_point, None) if fq else (1.0, 0, torch.float32)
     act = ch.act
     return out + ((act.attr, act.scalars, act.algorithm or "") if act else ("none", [], ""))
 
 
 @lowers_first("Convolution", "GroupConvolution")
 class QuantizedConvolution(_QuantizedLayer):
-    def build(self, ctx: BuildContext, m: Match) -> Built:
+    def build_kernel(self, ctx: BuildContext, m: Match) -> Built:
         info: QConvInfo = m.info
         node, ch = m.root, info.chain
         plan = int8_plan(ctx.g)
@@ -215,6 +271,29 @@ class QuantizedConvolution(_QuantizedLayer):
         kind = "qgroupconv" if groups > 1 else "qconv"
         out = "" if ch.fq else "_f32out"
         conv = onednn.qconv2d_pointwise
+        if ch.residual is not None:
+            W = pack(q)
+            res = ch.residual
+            acc = plan.grid(res.other)
+            assert acc is not None
+            carried = plan.is_carried(res.other)
+            overwrite = carried and ctx.can_overwrite(res.other)
+            unary = "relu" if res.relu is not None else None
+            binary = onednn.qconv2d_pointwise.binary
+
+            def fn_sum(x: Any, r: Any) -> Any:
+                # the sum post-op accumulates into `r`'s memory (u8 codes, channels-last): a copy unless the plan
+                # grants this step that memory
+                if not carried:
+                    r = quantize(r, acc)
+                elif not overwrite:
+                    r = r.clone()
+                if not r.is_contiguous(memory_format=torch.channels_last):
+                    r = r.contiguous(memory_format=torch.channels_last)
+                return binary(prepare(x), xs, xz, W, ws, wz, r, bias, stride, pad, dil, groups, out_scale, out_zp,
+                              None, acc.scale, acc.zero_point, "sum", 1.0, unary, [], None)
+            return Built(fn_sum, f"onednn_{kind}{ch.describe()}_I8", fresh=not overwrite,
+                         overwrites=1 if overwrite else None, trace_fn=None)
         if not _needs_split(info.w, plan.mode):
             W = pack(q)
 
@@ -249,7 +328,7 @@ class QuantizedConvolution(_QuantizedLayer):
 class QuantizedMatMul(_QuantizedLayer):
     linear = True
 
-    def build(self, ctx: BuildContext, m: Match) -> Built:
+    def build_kernel(self, ctx: BuildContext, m: Match) -> Built:
         info: QConvInfo = m.info
         node, ch = m.root, info.chain
         plan = int8_plan(ctx.g)
