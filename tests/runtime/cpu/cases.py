@@ -1341,11 +1341,13 @@ def if_op(draw: Draw, t: str) -> Case:
 def iterating(draw: Draw, t: str) -> Case:
     """v <- v * a + x_i (x sliced along axis 1, forwards or backwards) with `a` an outer constant; outputs: the last
     v and every v concatenated. Loop: trip count and initial condition runtime or constant (0 and false included),
-    the body's condition `sum(v) < limit` or always true."""
+    the body's condition `sum(v) < limit` or always true. A known count of 1-16 iterations is unrolled at plan time,
+    which the comparison covers too."""
     from irforge.ir.ops.control_flow import InputDesc, OutputDesc, Slicing
 
     r = rng(draw)
-    n, steps = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    # up to 16 known iterations are unrolled into the plan (UnrollSmallLoops); more run the op's lowering
+    n, steps = draw(st.integers(1, 3)), weighted(draw, [(draw(st.integers(1, 4)), 1), (draw(st.integers(17, 20)), 1)])
     x = values(r, "f32", (n, steps, 2), -1, 1)
     v0 = values(r, "f32", (n, 1, 2), -1, 1)
     a = values(r, "f32", (n, 1, 2), 0.5, 1.0)

@@ -25,6 +25,7 @@ from tests.ir.test_ops_control import (_feeds, _if_model, _loop_model, _model, _
 from tests.runtime.cpu.helpers import check, cpu_config
 from tests.torch_export import export_onnx
 from tests.util import assert_close, run_ort, run_ref
+from irforge.transforms import loop_unrolling
 
 RNG = np.random.default_rng(3)
 V3 = np.array([1, 2, 3], np.float32)
@@ -67,11 +68,45 @@ def test_bodies_run_as_cpu_plans(build: Any, values: dict[str, Any], fast: str) 
     assert_close(_cpu(model, inputs), run_ort(proto, feeds), atol=1e-5)
 
 
+@pytest.mark.parametrize("unroll", [True, False])
 @pytest.mark.parametrize("stride", [1, -1])
-def test_tensor_iterator_body_runs_as_a_cpu_plan(stride: int) -> None:
+def test_tensor_iterator_unrolled_or_run_as_a_cpu_plan(monkeypatch: pytest.MonkeyPatch, stride: int,
+                                                       unroll: bool) -> None:
+    """Its 5 iterations are known from the sliced input's static length: unrolled into the plan (UnrollSmallLoops),
+    or, above the unrolling limit, its body runs as a CPU plan per iteration."""
+    if not unroll:
+        monkeypatch.setattr(loop_unrolling, "MAX_ITERATIONS", 4)
     model = _tensor_iterator(stride)
     inputs = [RNG.standard_normal(tuple(p.get_shape())).astype(np.float32) for p in model.inputs]
-    check(model, inputs, "cpu_tensoriterator")
+    check(model, inputs, "torch_" if unroll else "cpu_tensoriterator")
+    assert ("TensorIterator" in _step_types(model, inputs)) is not unroll
+
+
+@pytest.mark.parametrize("trips", [0, 1, 3, 20])
+@pytest.mark.parametrize("cond", [True, False])
+def test_loop_with_a_constant_trip_count(trips: int, cond: bool) -> None:
+    """A Loop whose trip count and start condition are constants: unrolled when 1 to 16 iterations run, else its
+    body runs as a CPU plan; the scan output and the carried value equal ONNX Runtime's."""
+    proto = _loop_model()
+    feeds = _feeds(proto, M=np.int64(trips), cond=cond, v0=V3, x0=X3)
+    consts = {k: feeds.pop(k) for k in ("M", "cond")}
+    proto = irforge_constants(proto, consts)
+    model = irforge.convert_model(proto)
+    inputs = list(feeds.values())
+    assert_close(_cpu(model, inputs), run_ort(proto, feeds), atol=1e-5)
+    unrolled = cond and 1 <= trips <= loop_unrolling.MAX_ITERATIONS
+    assert ("Loop" in _step_types(model, inputs)) is not unrolled
+
+
+def irforge_constants(proto: onnx.ModelProto, values: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """`proto` with the graph inputs named in `values` turned into initializers."""
+    p = onnx.ModelProto()
+    p.CopyFrom(proto)
+    keep = [i for i in p.graph.input if i.name not in values]
+    del p.graph.input[:]
+    p.graph.input.extend(keep)
+    p.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), k) for k, v in values.items())
+    return p
 
 
 def _if_with_outer_weights(hidden: int = 16) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:

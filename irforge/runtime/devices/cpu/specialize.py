@@ -8,8 +8,9 @@ What remains are the ops that depend on the inputs: the ones the plan lowers.
 
 An If whose condition folds (exporters branch on shapes: `If(shape[d] == 1, Squeeze, Identity)`, silero-VAD's
 recurrent state checks) is replaced by its taken branch, inlined into the clone (FoldConstantIf, the optimizer's
-pass), and the folding runs again over what the branch brought in, so the plan holds no If that the input shapes
-decide: its ops are lowered, fused and traced with the rest."""
+pass), and a Loop or TensorIterator whose iteration count folds and is small is replaced by copies of its body
+(UnrollSmallLoops); the folding then runs again over what they brought in, so the plan holds no If the input
+shapes decide and no small fixed loop: their ops are lowered, fused and traced with the rest."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,7 +23,8 @@ from irforge.ir.graph import Model, Node, Output, constant
 from irforge.ir.shape import PartialShape
 
 _NO_FOLD = {"Parameter", "Result", "RandomUniform", "ReadValue", "Assign"}
-MAX_IF_ROUNDS = 16  # nesting depth of shape-decided Ifs inlined (deeper ones run as If steps)
+MAX_IF_ROUNDS = 16  # nesting depth of control flow inlined (deeper ones run as If/Loop steps)
+_DECIDING = {"If": (0,), "Loop": (0, 1)}  # the inputs that decide a branch or an iteration count
 
 
 @dataclass
@@ -70,19 +72,22 @@ def specialize(model: Model, shapes: Sequence[Sequence[int]] | None) -> Speciali
     """Clone for `shapes` (None: the model's own, already static shapes) and fold what the inputs do not decide,
     Ifs whose condition folds included (their taken branch inlined; nested ones in later rounds)."""
     from irforge.transforms.if_folding import FoldConstantIf
+    from irforge.transforms.loop_unrolling import UnrollSmallLoops
 
     clone = clone_with_shapes(model, shapes)
     for _ in range(MAX_IF_ROUNDS):
         spec = _fold(clone)
-        decided = [n for n in spec.ops if n.type == "If" and len(n.bodies) == 2 and id(n.inputs[0]) in spec.known]
-        if not decided:
-            break
-        for n in decided:
-            n.set_input(0, constant(spec.known[id(n.inputs[0])], name=f"{n.name}/condition"))
+        decided = [(n, k) for n in spec.ops if n.bodies for k in _DECIDING.get(n.type, ())
+                   if k < len(n.inputs) and n.inputs[k].node.type != "Constant" and id(n.inputs[k]) in spec.known]
+        for n, k in decided:  # the passes read a condition or trip count from a Constant
+            n.set_input(k, constant(spec.known[id(n.inputs[k])], name=f"{n.name}/input{k}"))
         try:
-            FoldConstantIf().run(clone)
+            inlined = FoldConstantIf().run(clone)
+            unrolled = UnrollSmallLoops().run(clone)
         except GraphError as e:
-            raise GraphError(f"inlining the taken branch of an If for these input shapes failed: {e}") from e
+            raise GraphError(f"inlining control flow for these input shapes failed: {e}") from e
+        if not (inlined or unrolled):
+            break
     return spec
 
 
