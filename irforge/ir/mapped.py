@@ -7,12 +7,45 @@ pages always safe (nothing in them was written)."""
 from __future__ import annotations
 
 import mmap
+import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 _PAGE = mmap.PAGESIZE
+_LIVE: list[tuple[int, int, "weakref.ref[mmap.mmap]"]] = []  # (address, length, mapping) of registered mappings
+_LIVE_LOCK = threading.Lock()
+
+
+def register(m: mmap.mmap) -> mmap.mmap:
+    """Record a read-only mapping so that memory known only by address (a torch tensor viewing it) can be
+    released (`release_address`); the record goes with the mapping."""
+    if len(m) and memoryview(m).readonly:
+        start = np.frombuffer(m, np.uint8).ctypes.data
+        with _LIVE_LOCK:
+            _LIVE[:] = [e for e in _LIVE if e[2]() is not None]
+            _LIVE.append((start, len(m), weakref.ref(m)))
+    return m
+
+
+def release_address(address: int, nbytes: int) -> int:
+    """`release` for memory given by address: the pages of [address, address + nbytes) that lie in a registered
+    read-only mapping (nothing else is touched); the bytes advised."""
+    with _LIVE_LOCK:
+        live = [(a, n, r()) for a, n, r in _LIVE]
+    for start, length, m in live:
+        if m is None or m.closed or not start <= address < start + length:
+            continue
+        first = (address - start) - (address - start) % _PAGE
+        stop = min(length, address - start + nbytes)
+        try:
+            m.madvise(mmap.MADV_DONTNEED, first, stop - first)
+        except (OSError, ValueError, AttributeError):
+            return 0
+        return stop - first
+    return 0
 
 
 def mapping_of(arr: np.ndarray) -> mmap.mmap | None:

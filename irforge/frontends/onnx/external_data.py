@@ -21,6 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from irforge.errors import ModelReadError
+from irforge.ir.mapped import register
 
 EXTERNAL = onnx.TensorProto.EXTERNAL
 
@@ -111,7 +112,7 @@ class ExternalData:
                     view = memoryview(b"")
                 else:
                     kwargs: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
-                    view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, **kwargs))
+                    view = memoryview(register(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, **kwargs)))
             self._maps[path] = view
         return view
 

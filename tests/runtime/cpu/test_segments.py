@@ -229,3 +229,21 @@ def test_a_compiled_segment_leaves_nothing_behind_when_its_model_goes() -> None:
     del plan, piece, constants
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_a_layer_norm_without_scale_and_shift_stays_inside_the_segment() -> None:
+    """oneDNN Graph's fuser crashed on a traced layer_norm without weight and bias (the step was bisected out of
+    every transformer layer whose LayerNorm affine had been folded into the next MatMul): the trace gives it ones
+    and zeros."""
+    x = randn(2, 8, 16)
+    w1, w2 = randn(16, 16), randn(16, 16)
+
+    def block(p: Output) -> Output:
+        h = op("MatMul", p, w1)
+        n = op("MVN", h, np.array([-1], np.int64), normalize_variance=True, eps=1e-5, eps_mode="inside_sqrt")
+        return op("MatMul", n, w2)
+    model = graph(block, x)
+    check(model, [x], "torch_layernorm", **TOL)
+    plan = compiled_plan(model, x)
+    (segment,) = plan.segments
+    assert segment.state == "compiled" and [p.eager for p in segment.pieces] == [None]  # type: ignore[union-attr]

@@ -169,3 +169,40 @@ def test_a_large_linear_runs_on_onednn_without_an_eager_copy_when_compiled(monke
     assert [s.state for s in plan.segments] == (["compiled"] if graph_on else [])
     assert packs == ([] if graph_on else [(n, k)])
     np.testing.assert_allclose(got, irforge.Core().compile_model(model, "REF")([x])[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_matmul_weights_are_read_from_the_mapping_and_leave_it_after_compiling(tmp_path: Path,
+                                                                              transpose_b: bool) -> None:
+    """ONNX's [K, N] MatMul weights (transpose_b false) and [N, K] ones are used as views of the mapped .bin, not
+    copied; once the segment holding them is compiled (oneDNN Graph keeps its own copy), their pages leave the
+    resident set again."""
+    from irforge.ir.graph import Model, constant, make, parameter, result
+    from irforge.ir.types import Type
+
+    rng = np.random.default_rng(4)
+    x = parameter(Type.f32, [8, 256], "x")
+    v = x.output(0)
+    weights = []
+    for i in range(3):
+        w = rng.standard_normal((256, 256)).astype(np.float32) * 0.05
+        weights.append(w)
+        v = make("Relu", [make("MatMul", [v, constant(w.T.copy() if transpose_b else w, name=f"w{i}")],
+                               transpose_b=transpose_b).output(0)]).output(0)
+    irforge.save_model(Model([result(v)], [x]), tmp_path / "m.xml", compress_to_fp16=False)
+    bin_kib = (tmp_path / "m.bin").stat().st_size // 1024
+    read = irforge.read_model(tmp_path / "m.xml")
+    ex = CPUExecutable(read, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
+    xv = rng.standard_normal((8, 256)).astype(np.float32)
+    got = np.asarray(ex.create_runner().run([xv])[0])
+    want = xv
+    for w in weights:
+        want = np.maximum(want @ w, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    (plan,) = ex.plans.values()
+    assert [s.state for s in plan.segments] == ["compiled"]
+    assert _resident_kib(tmp_path / "m.bin") < 0.1 * bin_kib
+    mapped = {n.data.__array_interface__["data"][0] for n in read.nodes()
+              if n.type == "Constant" and n.data is not None and n.data.size > 1}
+    held = [t for s in plan.steps for t in _closure_tensors(s.fn) if t.numel() == 256 * 256]
+    assert held and all(t.data_ptr() in mapped for t in held)

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from irforge.errors import IRForgeError
+from irforge.ir.mapped import release_address
 
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.plan import Step
@@ -165,6 +166,7 @@ class Segment:
             keep = False
         if keep:
             self.pieces = pieces
+            _release_mapped_constants(pieces)
         self.state = "compiled" if keep else "eager"
 
     def _pieces(self, a: int, b: int, values: dict[int, Any], eager: Sequence[Callable[[list[Any]], None]]
@@ -260,6 +262,22 @@ _FUSION_FLAG = threading.Lock()  # LLGA's switch is process-wide: one segment wa
 def _trace(fn: Callable[..., tuple[Any, ...]], example: tuple[Any, ...]) -> Any:
     with _FUSION_FLAG:
         return _trace_locked(fn, example)
+
+
+def _release_mapped_constants(pieces: Sequence[_Piece]) -> None:
+    """oneDNN Graph keeps its own reordered copy of each constant weight once a partition has run; a frozen
+    constant that views the mapped `.bin` (a MatMul weight read as stored) is read again only if the graph falls
+    back to its unfused path, so its pages can leave the resident set now (they come back from the page cache if
+    that ever happens)."""
+    for p in pieces:
+        graph = getattr(p.module, "graph", None)
+        if graph is None:
+            continue
+        for node in graph.nodes():
+            if node.kind() == "prim::Constant" and node.output().type().kind() == "TensorType":
+                t = node.output().toIValue()
+                if isinstance(t, torch.Tensor) and t.numel() > 1:
+                    release_address(t.data_ptr(), t.numel() * t.element_size())
 
 
 def _clock() -> Callable[[], float]:

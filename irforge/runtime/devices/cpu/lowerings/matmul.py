@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from irforge.ir.graph import Node
+from irforge.ir.mapped import release_address
 from irforge.runtime.devices.cpu.builder import BuildContext
 from irforge.runtime.devices.cpu.fusion import Activation, PostOps, match_post_ops
 from irforge.runtime.devices.cpu.graph_view import GraphView
@@ -74,8 +75,8 @@ class MatMulLowering(Lowering):
         node = m.root
         if post.scale is not None:  # folded in f64, rounded once
             w32 = (info.weight.astype(np.float64) * post.scale[:, None]).astype(np.float32)
-        else:  # [N, K] f32 already (a MatMul with transpose_b): the IR's own bytes, the weight's one copy
-            w32 = np.ascontiguousarray(info.weight, dtype=np.float32)
+        else:  # f32 already: the IR's own bytes ([N, K], or ONNX's [K, N] read transposed), the weight's one copy
+            w32 = info.weight if info.weight.dtype == np.float32 else info.weight.astype(np.float32)
         bias = None if post.bias is None else post.bias.astype(np.float32)
         bf16 = ctx.config.bf16
         native = ctx.config.bf16_native  # oneDNN's bf16 GEMM (AVX512-BF16/AMX): bf16 operands, f32 accumulation
@@ -115,7 +116,11 @@ class MatMulLowering(Lowering):
             return y
         if not onednn:
             return Built(fn, exec_type, fresh=True)
-        packed = on_first_use(lambda: mkldnn._reorder_linear_weight(W, rows))
+        def pack() -> Any:  # the eager kernel's own copy: the mapped pages it was read from can go
+            made = mkldnn._reorder_linear_weight(W.contiguous(), rows)
+            release_address(W.data_ptr(), W.numel() * W.element_size())
+            return made
+        packed = on_first_use(pack)
         inner = mkldnn._linear_pointwise
         n_out = W.shape[0]
 

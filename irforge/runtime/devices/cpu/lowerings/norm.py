@@ -96,7 +96,12 @@ class MVNLowering(Lowering):
             b = None if info.bias is None else torch.from_numpy(info.bias.astype(np.float32))
             eps = info.eps
             parts = "".join(p for p, v in (("+scale", w), ("+shift", b)) if v is not None)
-            return Built(lambda x: F.layer_norm(x, normalized, w, b, eps), f"torch_layernorm{parts}", fresh=True)
+            # the traced form always has both: oneDNN Graph's fuser crashes on a layer_norm without them
+            # (TorchScript: vector::_M_range_check), and x * 1 + 0 is x
+            tw = torch.ones(normalized) if w is None else w
+            tb = torch.zeros(normalized) if b is None else b
+            return Built(lambda x: F.layer_norm(x, normalized, w, b, eps), f"torch_layernorm{parts}", fresh=True,
+                         trace_fn=lambda x: F.layer_norm(x, normalized, tw, tb, eps))
         axes = reduction_axes(node, ctx.g.const(node.inputs[1]), node.inputs[0].shape.rank)  # type: ignore[arg-type]
         eps = float(node.attrs["eps"])
         variance = bool(node.attrs["normalize_variance"])
