@@ -10,6 +10,7 @@ from irforge.openvino_names import OpenVINONames
 from irforge.runtime import properties as P
 from irforge.runtime.device import Executable
 from irforge.runtime.infer_request import InferRequest
+from irforge.runtime.input_checker import InputChecker
 from irforge.runtime.results import InferResult
 from irforge.runtime.streams import StreamExecutor
 
@@ -28,6 +29,8 @@ class CompiledModel(OpenVINONames):
         self.output_names = model.output_names()
         self._params = model.inputs
         self._outs = model.outputs
+        self._checker = InputChecker(self._params)  # shared by the requests: caches accepted input signatures
+        self._result_keys = (tuple(self._outs), tuple(self.output_names))  # what every InferResult is keyed by
         self._profile = self.config.perf_count
         self._executor = StreamExecutor(executable, self.plan.shares, self._profile)
         weakref.finalize(self, self._executor.shutdown)

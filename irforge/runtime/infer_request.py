@@ -13,7 +13,7 @@ from irforge.errors import InferenceError
 from irforge.ir.graph import Output
 from irforge.openvino_names import OpenVINONames
 from irforge.runtime.device import PerfCount
-from irforge.runtime.inputs import check_input, input_index, output_index, prepare_inputs
+from irforge.runtime.inputs import input_index, output_index
 from irforge.runtime.results import InferResult
 from irforge.runtime.streams import Stream
 from irforge.runtime.tensor import Tensor
@@ -31,6 +31,10 @@ class InferRequest(OpenVINONames):
         self._model = compiled.model
         self._params = compiled._params
         self._outs = compiled._outs
+        self._checker = compiled._checker
+        self._executor = compiled._executor
+        self._profile = compiled._profile
+        self._result_keys = compiled._result_keys
         self._inputs: list[np.ndarray | None] = [None] * len(self._params)
         self._outputs: list[np.ndarray] | None = None
         self._user_outputs: dict[int, Tensor] = {}  # set_output_tensor: where outputs are written
@@ -69,18 +73,24 @@ class InferRequest(OpenVINONames):
         `CompiledModel.__call__` (arrays or Tensors); None reuses the tensors already set on this request.
         `share_inputs`/`share_outputs`/`decode_strings` are OpenVINO's memory modes: inputs are never copied by a
         synchronous inference and outputs always belong to the caller, so they change nothing here."""
-        self._check_idle()
-        _check_flags(share_inputs=share_inputs, share_outputs=share_outputs, decode_strings=decode_strings)
+        if self._busy:
+            self._check_idle()  # raises
+        if share_inputs.__class__ is not bool or share_outputs.__class__ is not bool or \
+                decode_strings.__class__ is not bool:
+            _check_flags(share_inputs=share_inputs, share_outputs=share_outputs, decode_strings=decode_strings)
         if inputs is not None:
-            self._inputs = list(prepare_inputs(self._params, inputs))
-        arrays = self._ready_inputs()
+            # a fresh list per call, which the request keeps as its inputs and the runner only reads (no copy: a
+            # synchronous inference ends before set_input_tensor, which needs an idle request, may change it)
+            arrays = self._inputs = self._checker.prepare(inputs)  # type: ignore[assignment]
+        else:
+            arrays = self._ready_inputs()
         self._busy = True
         try:
             self._started = time.perf_counter()
-            self._compiled._executor.run_here(lambda stream: self._execute(stream, arrays))
+            self._executor.run_here(self._execute, arrays)
         finally:
             self._busy = False
-        return self.results
+        return InferResult(*self._result_keys, self._outputs)  # type: ignore[arg-type]
 
     def start_async(self, inputs: Any = None, userdata: Any = None, share_inputs: bool = False) -> None:
         """Queue one inference on the compiled model's streams and return at once; `wait()` for it. The inputs
@@ -89,7 +99,7 @@ class InferRequest(OpenVINONames):
         self._check_idle()
         _check_flags(share_inputs=share_inputs)
         if inputs is not None:
-            arrays = prepare_inputs(self._params, inputs)
+            arrays = self._checker.prepare(inputs)
             self._inputs = list(arrays if share_inputs else [a.copy() for a in arrays])
         ready = self._ready_inputs()
         if userdata is not None:
@@ -99,7 +109,7 @@ class InferRequest(OpenVINONames):
         self._done.clear()
         self._started = time.perf_counter()
         try:
-            self._compiled._executor.submit(lambda stream: self._async_job(stream, ready))
+            self._executor.submit(lambda stream: self._async_job(stream, ready))
         except BaseException:
             self._busy = False
             self._done.set()
@@ -163,12 +173,12 @@ class InferRequest(OpenVINONames):
             index, value = 0, index
         self._check_idle()
         i = input_index(self._params, index)
-        self._inputs[i] = check_input(self._params[i], value)
+        self._inputs[i] = self._checker.check(i, value)
 
     def set_input_tensors(self, inputs: Any) -> None:
         """Set every input at once (a mapping or a sequence of Tensors/arrays, as for `infer`)."""
         self._check_idle()
-        self._inputs = list(prepare_inputs(self._params, inputs))
+        self._inputs = self._checker.prepare(inputs)  # type: ignore[assignment]
 
     def set_output_tensor(self, index: int | Any = 0, tensor: Any = None) -> None:
         """`set_output_tensor(i, tensor)` (or `(tensor)` for a one-output model): later inferences write output
@@ -211,7 +221,7 @@ class InferRequest(OpenVINONames):
     @property
     def results(self) -> InferResult:
         """The outputs of the last inference, by port, output index or name."""
-        return InferResult(self._outs, self._compiled.output_names, self._last_outputs())
+        return InferResult(*self._result_keys, self._last_outputs())
 
     # ---- measurements
     @property
@@ -247,6 +257,11 @@ class InferRequest(OpenVINONames):
                                  "request per thread)")
 
     def _ready_inputs(self) -> list[np.ndarray]:
+        for v in self._inputs:
+            if v is None:
+                break
+        else:
+            return list(self._inputs)  # type: ignore[arg-type]
         missing = [p.name for p, v in zip(self._params, self._inputs) if v is None]
         if missing:
             raise InferenceError(f"missing input(s): {', '.join(missing)} (pass them to infer/start_async or "
@@ -259,11 +274,15 @@ class InferRequest(OpenVINONames):
         return self._outputs
 
     def _execute(self, stream: Stream, arrays: list[np.ndarray]) -> None:
-        outputs = list(stream.runner.run(arrays))
-        self._perf = stream.runner.perf_counts() if self._compiled._profile else []
-        for i, tensor in self._user_outputs.items():
-            tensor.copy_from(outputs[i])
-            outputs[i] = tensor.data
+        outputs = stream.runner.run(arrays)
+        if outputs.__class__ is not list:
+            outputs = list(outputs)
+        if self._profile:
+            self._perf = stream.runner.perf_counts()
+        if self._user_outputs:
+            for i, tensor in self._user_outputs.items():
+                tensor.copy_from(outputs[i])
+                outputs[i] = tensor.data
         self._outputs = outputs
         self._stream = stream.index
         self._latency_s = time.perf_counter() - self._started

@@ -9,18 +9,33 @@ import numpy as np
 from irforge.ir.graph import Output
 
 
+_SCAN = 8  # up to this many outputs, a name is looked up by a scan instead of building the index
+
+
 class InferResult(Mapping[Output, np.ndarray]):
     """Outputs of one inference. Iteration and `keys()` give the output ports (as OpenVINO's OVDict does);
     `names()` their tensor names, `to_dict()` port -> array, `to_tuple()` the arrays; `by_name()` gives each
     output's primary name -> array (`Model.output_names`)."""
 
+    __slots__ = ("_outputs", "_names", "_values", "_index")
+
     def __init__(self, outputs: Sequence[Output], names: Sequence[str], values: Sequence[np.ndarray]) -> None:
-        self._outputs = list(outputs)
-        self._names = list(names)
-        self._values = list(values)
+        """The sequences are kept as given, not copied (one result per inference: its cost is per call), so the
+        caller hands over sequences it no longer changes (the runtime passes tuples and each inference's own
+        list of arrays)."""
+        self._outputs = outputs
+        self._names = names
+        self._values = values
         self._index: dict[object, int] | None = None  # built on the first lookup by name
 
     def _key(self, key: object) -> int:
+        if key.__class__ is int:  # (what the index below gives an int: itself, when it is an output's position)
+            if 0 <= key < len(self._values):  # type: ignore[operator]
+                return key  # type: ignore[return-value]
+        elif key.__class__ is str and self._index is None and len(self._outputs) <= _SCAN:
+            for i, (out, name) in enumerate(zip(self._outputs, self._names)):  # the index's first match, without
+                if key == name or key in out.names:  # building it (a result is often looked up once)
+                    return i
         if isinstance(key, Output):
             for i, out in enumerate(self._outputs):
                 if out is key:

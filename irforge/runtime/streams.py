@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from irforge.runtime.device import Executable, Runner
 
@@ -43,12 +44,13 @@ class StreamExecutor:
             raise RuntimeError("the compiled model's streams are shut down")
         self._jobs.put(job)
 
-    def run_here(self, job: Job) -> None:
-        """Run `job(stream)` in the calling thread on an idle stream; queue it and wait when all are busy."""
+    def run_here(self, job: Callable[..., None], *args: Any) -> None:
+        """Run `job(stream, *args)` in the calling thread on an idle stream; queue it and wait when all are busy.
+        (`args` rather than a closure: a synchronous inference of a small model pays for every call layer.)"""
         for stream in self.streams:
-            if stream.lock.acquire(blocking=False):
+            if stream.lock.acquire(False):
                 try:
-                    job(stream)
+                    job(stream, *args)
                 finally:
                     stream.lock.release()
                 return
@@ -57,7 +59,7 @@ class StreamExecutor:
 
         def queued(stream: Stream) -> None:
             try:
-                job(stream)
+                job(stream, *args)
             except BaseException as e:  # handed back to the caller below
                 error.append(e)
             finally:

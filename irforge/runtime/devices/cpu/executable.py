@@ -64,7 +64,11 @@ class CPUExecutable:
 
     def plan_for(self, inputs: Sequence[np.ndarray], threads: int) -> Plan:
         """The plan for these inputs' shapes and `threads` (the calling thread runs with that many)."""
-        key = (tuple(np.shape(a) for a in inputs), threads)
+        return self.plan_for_shapes(tuple(np.shape(a) for a in inputs), threads)
+
+    def plan_for_shapes(self, shapes: tuple[tuple[int, ...], ...], threads: int) -> Plan:
+        """The plan for inputs of these shapes and `threads` (built and cached on first use)."""
+        key = (shapes, threads)
         plan = self._plans.get(key)
         if plan is not None:
             return plan

@@ -16,7 +16,7 @@ import torch
 from irforge.errors import GraphError, IRForgeError
 from irforge.runtime.device import PerfCount
 from irforge.runtime.devices.cpu.segments import Segment, StepFailed
-from irforge.runtime.devices.cpu.tensors import owned_numpy, to_torch
+from irforge.runtime.devices.cpu.tensors import owned_numpy, tensor_numpy, to_torch, torch_of_numpy
 
 Run = Callable[[list[Any]], None]
 
@@ -80,6 +80,14 @@ def bind(step: Step) -> Run:
     return run_n
 
 
+def _plain_dtype(spec: OutputSpec) -> torch.dtype | None:
+    """The torch dtype of an output `Plan._finish` may hand over as `tensor.numpy()` (see there), or None."""
+    if spec.slot < 0 or spec.must_copy or spec.dtype is None:
+        return None
+    dt = torch_of_numpy(spec.dtype)
+    return None if dt is None or dt is torch.bfloat16 else dt
+
+
 class Plan:
     """Running the plan walks `runs`: one closure per step, except that a traced segment (segments.py) is one
     closure for all its steps. A profiled run walks the steps one by one (`eager`), so each op is timed."""
@@ -95,6 +103,9 @@ class Plan:
         self.outputs = outputs
         self.segments = list(segments)
         self.threads = torch.get_num_threads()  # intra-op threads it was built for and runs with (executable.py)
+        # per output, the torch dtype for which `_finish` hands the tensor's own memory over without the general
+        # conversion (a runtime value that needs no copy, of a type torch computes with, bf16 aside); else None
+        self._plain_outputs = [_plain_dtype(o) for o in outputs]
         self.runs: list[Run] = []
         self.run_steps: list[Step] = []  # the step of each run (a segment's first), for error messages
         by_start = {seg.start: seg for seg in self.segments}
@@ -118,7 +129,14 @@ class Plan:
 
     def _finish(self, env: list[Any]) -> list[np.ndarray]:
         outs = []
-        for spec in self.outputs:
+        for spec, plain in zip(self.outputs, self._plain_outputs):
+            if plain is not None:  # a fresh tensor of the output's own type: its memory is the caller's as is
+                value = env[spec.slot]
+                if value.__class__ is torch.Tensor and value.dtype is plain:
+                    arr = tensor_numpy(value)
+                    if arr.flags.c_contiguous:
+                        outs.append(arr)
+                        continue
             if spec.slot < 0:
                 assert spec.constant is not None
                 outs.append(np.array(spec.constant, copy=True))

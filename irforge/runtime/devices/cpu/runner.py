@@ -2,11 +2,18 @@
 
 torch keeps the intra-op (OpenMP) thread count per OS thread once that thread has run a parallel op, so the
 runner sets it in the thread that calls `run`, before each run, when it differs (see the package docstring): the
-runner's own count, or 1 for a plan too small to split (executable.py)."""
+runner's own count, or 1 for a plan too small to split (executable.py). Inference mode is per OS thread too: each
+run enters it (with torch's C++ guard, a third of the cost of the `torch.inference_mode()` wrapper around it)
+unless the calling thread already is in it (a body plan run by an If or Loop step of an outer plan).
+
+A model of a few hundred microseconds pays the runner's fixed cost on every call, so `run` keeps the plan of the
+last input shapes and compares shapes instead of building the executable's dict key. A runner may be shared by
+threads (a control-flow body's runner serves every stream of the outer plan): the (shapes, plan) pair is one
+tuple, read and replaced whole."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -15,6 +22,12 @@ from irforge.runtime.device import PerfCount
 
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.executable import CPUExecutable
+    from irforge.runtime.devices.cpu.plan import Plan
+
+# torch's C++ inference-mode guard as a context manager (what torch.inference_mode() wraps in Python)
+_InferenceMode: Any = getattr(torch._C, "_InferenceMode", None) or (lambda enabled: torch.inference_mode(enabled))
+_in_inference_mode = torch.is_inference_mode_enabled
+_get_threads = torch.get_num_threads
 
 
 class CPURunner:
@@ -23,15 +36,26 @@ class CPURunner:
         self.profile = profile
         self.threads = max(1, int(threads))
         self._counts: list[PerfCount] = []
+        self._last: tuple[tuple[Any, ...] | None, "Plan | None"] = (None, None)  # the last input shapes, their plan
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        plan = self.executable.plan_for(inputs, self.threads)
-        if torch.get_num_threads() != plan.threads:  # the runner's count, or 1 for a small plan (executable.py)
+        try:
+            shapes = tuple([a.shape for a in inputs])
+        except AttributeError:  # a Python value among them (np.shape reads it as an array)
+            shapes = tuple([np.shape(a) for a in inputs])
+        last_shapes, plan = self._last
+        if shapes != last_shapes or plan is None:
+            plan = self.executable.plan_for_shapes(shapes, self.threads)
+            self._last = (shapes, plan)
+        if _get_threads() != plan.threads:  # the runner's count, or 1 for a small plan (executable.py)
             torch.set_num_threads(plan.threads)
-        with torch.inference_mode():
-            if self.profile:
+        if self.profile:
+            with _InferenceMode(True):
                 outs, self._counts = plan.run_profiled(inputs)
-                return outs
+            return outs
+        if _in_inference_mode():
+            return plan.run(inputs)
+        with _InferenceMode(True):
             return plan.run(inputs)
 
     def perf_counts(self) -> list[PerfCount]:
