@@ -11,7 +11,8 @@ tests nothing.
 
 Reproducible: derandomized, no example database. For a longer local hunt: IRFORGE_DIFF_EXAMPLES scales the example
 counts (e.g. 10), IRFORGE_DIFF_RANDOM=1 draws other examples than CI's, IRFORGE_DIFF_VERBOSE=1 (with -s) prints each
-case and how its steps ran. Known REF deviations the comparison allows for are named where a generator draws them
+case and how its steps ran, IRFORGE_DIFF_TRACE=1 (with -s) prints each case before it runs (to name a case that
+crashes the process). Known REF deviations the comparison allows for are named where a generator draws them
 (cases.py: Clamp on bf16, MaxPool's lowest value in bf16)."""
 from __future__ import annotations
 
