@@ -178,3 +178,24 @@ def same_value_type(node: Node, value: Output) -> bool:
 
 def unary_chain(x: Any, act: Activation | None) -> Any:
     return x if act is None else act.fn(x)
+
+
+def owned_epilogue(post: PostOps) -> Callable[[Any, Any], Any]:
+    """`apply(y, r)`: the post-ops after the product, on a result `y` the step owns: the activation, the residual
+    `r` added and the activation after it, each in place where torch has that form."""
+    act, post_act = _owned(post.act), _owned(post.post_act)
+    residual = post.residual is not None
+
+    def apply(y: Any, r: Any) -> Any:
+        if act is not None:
+            y = act(y)
+        if residual:
+            y.add_(r)
+            if post_act is not None:
+                y = post_act(y)
+        return y
+    return apply
+
+
+def _owned(act: Activation | None) -> Callable[[Any], Any] | None:
+    return None if act is None else (act.inplace if act.inplace is not None else act.fn)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from irforge.ir.graph import Node
 from irforge.ir.ops.convolution import dilated, explicit_pads, ints_or, resolve_pads
 from irforge.runtime.devices.cpu.builder import BuildContext
-from irforge.runtime.devices.cpu.fusion import PostOps, match_post_ops
+from irforge.runtime.devices.cpu.fusion import PostOps, match_post_ops, owned_epilogue
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.precision import round_bf16, round_bf16_tensor
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers, on_first_use
@@ -309,9 +309,7 @@ class ConvolutionLowering(_ConvBase):
         w2 = torch.from_numpy(np.ascontiguousarray(w.reshape(o, c)))
         bias = torch.zeros(o) if b is None else torch.from_numpy(b)
         emulate = ctx.config.bf16
-        act = _own(post.act)
-        post_act = _own(post.post_act)
-        residual = post.residual is not None
+        epilogue = owned_epilogue(post)
         prec = "bf16" if ctx.config.bf16 else "f32"
         col = bias.reshape(o, 1)
         if n == 1:
@@ -324,14 +322,7 @@ class ConvolutionLowering(_ConvBase):
         def fn(x: Any, r: Any = None) -> Any:
             if emulate:
                 x = round_bf16_tensor(x)
-            y = conv(x)
-            if act is not None:
-                y = act(y)
-            if residual:
-                y.add_(r)
-                if post_act is not None:
-                    y = post_act(y)
-            return y
+            return epilogue(conv(x), r)
         # not traced: oneDNN Graph rejects the GEMM on a transposed view (a segment ends here instead)
         return Built(fn, f"mkl_conv1x1_{info.gemm}{post.describe()}_{prec}", fresh=True, trace_fn=None)
 
@@ -369,13 +360,6 @@ def _conv_trace(w: torch.Tensor, b: torch.Tensor | None, geo: ConvGeometry, adap
 
 def _unit_clamp(x: Any) -> Any:
     return torch.clamp(x, 0.0, 1.0)
-
-
-def _own(act: Any) -> Callable[[Any], Any] | None:
-    """An activation applied to a tensor the step owns (in place when torch has that form)."""
-    if act is None:
-        return None
-    return act.inplace if act.inplace is not None else act.fn
 
 
 @lowers("ConvolutionBackpropData", "GroupConvolutionBackpropData")

@@ -11,7 +11,6 @@ floor). Measured on a 2-core AMD Zen 4 (AVX-512), 1 thread, oneDNN / MKL time: [
 1.35, [16, 64] x [64, 64] 3.8 (MKL takes a slower path on AMD CPUs at large sizes)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from irforge.ir.graph import Node
 from irforge.ir.mapped import release_address
 from irforge.runtime.devices.cpu.builder import BuildContext
-from irforge.runtime.devices.cpu.fusion import Activation, PostOps, match_post_ops
+from irforge.runtime.devices.cpu.fusion import PostOps, match_post_ops, owned_epilogue
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.precision import round_bf16, round_bf16_tensor
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers, on_first_use
@@ -37,13 +36,6 @@ class LinearInfo:
 
 def _float(node: Node) -> bool:
     return all(s.element_type.name == "f32" for s in node.inputs) and node.outputs[0].element_type.name == "f32"
-
-
-def _in_place(act: Activation | None) -> Callable[[Any], Any] | None:
-    """The activation applied to a tensor the step owns (in place when torch has that form)."""
-    if act is None:
-        return None
-    return act.inplace if act.inplace is not None else act.fn
 
 
 ONEDNN_MIN_MACS = 1 << 20  # linear layers at least this large run on oneDNN (see the module docstring)
@@ -93,9 +85,7 @@ class MatMulLowering(Lowering):
         if ta and x_shape is not None:
             rows = int(np.prod(x_shape[:-2])) * x_shape[-1]
         onednn = not native and rows > 0 and rows * W.shape[0] * W.shape[1] >= ONEDNN_MIN_MACS
-        act = _in_place(post.act)
-        post_act = _in_place(post.post_act)
-        residual = post.residual is not None
+        epilogue = owned_epilogue(post)
         linear = F.linear
         prec = "bf16" if bf16 else "f32"
         exec_type = f"mkl_linear{post.describe()}_{prec}"
@@ -107,15 +97,10 @@ class MatMulLowering(Lowering):
                 y = linear(x.to(torch.bfloat16), W, B).float()
             else:
                 y = linear(round_bf16_tensor(x) if bf16 else x, W, B)
-            if act is not None:
-                y = act(y)
-            if residual:
-                y.add_(r)
-                if post_act is not None:
-                    y = post_act(y)
-            return y
+            return epilogue(y, r)
         if not onednn:
             return Built(fn, exec_type, fresh=True)
+
         def pack() -> Any:  # the eager kernel's own copy: the mapped pages it was read from can go
             made = mkldnn._reorder_linear_weight(W.contiguous(), rows)
             release_address(W.data_ptr(), W.numel() * W.element_size())
@@ -130,14 +115,8 @@ class MatMulLowering(Lowering):
             if bf16:
                 x = round_bf16_tensor(x)
             lead = x.shape[:-1]
-            y = inner(x.reshape(-1, x.shape[-1]).contiguous(), packed(), B, "none", [], "").view(*lead, n_out)
-            if act is not None:
-                y = act(y)
-            if residual:
-                y.add_(r)
-                if post_act is not None:
-                    y = post_act(y)
-            return y
+            return epilogue(inner(x.reshape(-1, x.shape[-1]).contiguous(), packed(), B, "none", [], "")
+                            .view(*lead, n_out), r)
         return Built(fn_onednn, exec_type.replace("mkl_linear", "onednn_linear"), fresh=True, trace_fn=fn)
 
     def _general(self, ctx: BuildContext, node: Node) -> Built:
