@@ -22,21 +22,14 @@ import os
 import sys
 import time
 
+from benchmarks.proc import status_mib  # standard library only
+
 _T0 = time.perf_counter()  # the child measures from here: nothing heavy is imported above this line
-
-
-def _status(key: str) -> float:
-    """A /proc/self/status field in MiB (VmRSS, VmHWM)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ---------------------------------------------------------------- child: one runtime, one model, one process
 def _child(runtime: str, model_path: str, inputs_path: str, runs: int) -> dict[str, float]:
-    out: dict[str, float] = {"rss_start": _status("VmRSS")}
+    out: dict[str, float] = {"rss_start": status_mib("VmRSS")}
     t = time.perf_counter()
     if runtime == "irforge":
         import irforge as rt
@@ -50,25 +43,25 @@ def _child(runtime: str, model_path: str, inputs_path: str, runs: int) -> dict[s
     with np.load(inputs_path) as z:
         feeds = {k: z[k] for k in z.files}
     arrays = list(feeds.values())
-    r0 = _status("VmRSS")
+    r0 = status_mib("VmRSS")
     t = time.perf_counter()
     if runtime == "onnxruntime":
         r1, t1 = r0, t
         session = rt.InferenceSession(model_path, providers=["CPUExecutionProvider"])
-        r2, t2 = _status("VmRSS"), time.perf_counter()
+        r2, t2 = status_mib("VmRSS"), time.perf_counter()
         infer = lambda: session.run(None, feeds)  # noqa: E731
     else:
         core = rt.Core()
         model = core.read_model(model_path)
-        r1, t1 = _status("VmRSS"), time.perf_counter()
+        r1, t1 = status_mib("VmRSS"), time.perf_counter()
         compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         request = compiled.create_infer_request()
-        r2, t2 = _status("VmRSS"), time.perf_counter()
+        r2, t2 = status_mib("VmRSS"), time.perf_counter()
         infer = lambda: request.infer(arrays)  # noqa: E731
     infer()
     t3 = time.perf_counter()
     out.update(read_s=t1 - t, compile_s=t2 - t1, infer1_s=t3 - t2, first_s=t3 - t)
-    r3 = _status("VmRSS")
+    r3 = status_mib("VmRSS")
     times = []
     for _ in range(runs):
         t = time.perf_counter()
@@ -76,8 +69,8 @@ def _child(runtime: str, model_path: str, inputs_path: str, runs: int) -> dict[s
         times.append(time.perf_counter() - t)
     times.sort()
     out.update(read_mb=r1 - r0, compile_mb=r2 - r1, infer_mb=r3 - r2, import_mb=r0 - out["rss_start"],
-               steady_ms=times[len(times) // 2] * 1e3 if times else float("nan"), peak_mb=_status("VmHWM"),
-               rss_end=_status("VmRSS"))
+               steady_ms=times[len(times) // 2] * 1e3 if times else float("nan"), peak_mb=status_mib("VmHWM"),
+               rss_end=status_mib("VmRSS"))
     return out
 
 
@@ -150,7 +143,7 @@ def _run_child(runtime: str, model: str, npz: str, runs: int) -> dict[str, float
     env = dict(os.environ)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as runtime_zoo.py: irforge's (torch's) GNU OpenMP threads
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", runtime, model, npz, str(runs)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.cold_start", "--child", runtime, model, npz, str(runs)],
                           capture_output=True, text=True, env=env, cwd=root)
     if proc.returncode != 0:
         raise RuntimeError(f"{runtime} on {model} failed:\n{proc.stderr[-3000:]}")

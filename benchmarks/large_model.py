@@ -23,13 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _status(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from benchmarks.proc import status_mib
 
 
 def build(onnx_path: Path, layers: int, hidden: int, seq: int) -> None:
@@ -63,7 +57,7 @@ def _child(stage: str, onnx_path: str, xml_path: str, seq: int) -> dict[str, flo
         import irforge as rt
         if stage == "run":
             import irforge.runtime.devices.cpu  # noqa: F401 - the device's imports (torch) count as imports
-    base = _status("VmRSS")
+    base = status_mib("VmRSS")
     t = time.perf_counter()
     if stage == "convert":
         model = rt.convert_model(onnx_path)
@@ -76,7 +70,7 @@ def _child(stage: str, onnx_path: str, xml_path: str, seq: int) -> dict[str, flo
         ids = np.zeros((1, seq), np.int64)
         for _ in range(4):
             request.infer([ids])
-    return {"base_mb": base, "peak_mb": _status("VmHWM"), "stage_s": time.perf_counter() - t,
+    return {"base_mb": base, "peak_mb": status_mib("VmHWM"), "stage_s": time.perf_counter() - t,
             "import_s": t - t0}
 
 
