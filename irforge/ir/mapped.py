@@ -36,16 +36,21 @@ def release_address(address: int, nbytes: int) -> int:
     with _LIVE_LOCK:
         live = [(a, n, r()) for a, n, r in _LIVE]
     for start, length, m in live:
-        if m is None or m.closed or not start <= address < start + length:
-            continue
-        first = (address - start) - (address - start) % _PAGE
-        stop = min(length, address - start + nbytes)
-        try:
-            m.madvise(mmap.MADV_DONTNEED, first, stop - first)
-        except (OSError, ValueError, AttributeError):
-            return 0
-        return stop - first
+        if m is not None and not m.closed and start <= address < start + length:
+            return _advise(m, address - start, nbytes)
     return 0
+
+
+def _advise(m: mmap.mmap, offset: int, nbytes: int) -> int:
+    """Drop the pages of `m` covering [offset, offset + nbytes) (whole pages: a neighbour sharing an edge page
+    faults it back when read); the bytes advised, 0 where the platform has no madvise."""
+    first = offset - offset % _PAGE
+    stop = min(len(m), offset + nbytes)
+    try:
+        m.madvise(mmap.MADV_DONTNEED, first, stop - first)
+    except (OSError, ValueError, AttributeError):  # a platform without madvise: the pages stay resident
+        return 0
+    return stop - first
 
 
 def mapping_of(arr: np.ndarray) -> mmap.mmap | None:
@@ -61,8 +66,7 @@ def mapping_of(arr: np.ndarray) -> mmap.mmap | None:
 
 
 def release(arrays: Iterable[np.ndarray | None]) -> int:
-    """Drop the resident pages under each array that views a read-only mapped file; the bytes advised (whole
-    pages covering the array, so a neighbour sharing an edge page faults it back when read)."""
+    """Drop the resident pages under each array that views a read-only mapped file; the bytes advised."""
     advised = 0
     for arr in arrays:
         if arr is None or arr.nbytes < _PAGE or not (arr.flags.c_contiguous or arr.flags.f_contiguous):
@@ -70,15 +74,7 @@ def release(arrays: Iterable[np.ndarray | None]) -> int:
         m = mapping_of(arr)
         if m is None:
             continue
-        base = np.frombuffer(m, np.uint8).ctypes.data
-        start = arr.__array_interface__["data"][0] - base
-        if not 0 <= start < len(m):
-            continue
-        first = start - start % _PAGE
-        stop = min(len(m), start + arr.nbytes)
-        try:
-            m.madvise(mmap.MADV_DONTNEED, first, stop - first)
-        except (OSError, ValueError, AttributeError):  # a platform without madvise: the pages stay resident
-            continue
-        advised += stop - first
+        offset = arr.__array_interface__["data"][0] - np.frombuffer(m, np.uint8).ctypes.data
+        if 0 <= offset < len(m):
+            advised += _advise(m, offset, arr.nbytes)
     return advised
