@@ -18,20 +18,26 @@ if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.graph_view import GraphView
 
 
-def reference_kernel(node: Node, template: list[np.ndarray | None], positions: list[int]) -> Callable[..., Any]:
+def reference_kernel(node: Node, template: list[np.ndarray | None], positions: list[int],
+                     run_body: Callable[[int, list[np.ndarray]], list[np.ndarray]] | None = None
+                     ) -> Callable[..., Any]:
     """fn(*runtime values) evaluating `node` with its reference kernel; `template` holds the plan-time inputs,
-    `positions` says where the runtime values go."""
+    `positions` says where the runtime values go. `run_body` (If, Loop, TensorIterator) runs the op's bodies on
+    the device; an error inside a body is prefixed with the op that holds it."""
     multi = len(node.outputs) != 1
     op = node.op
+    extra = {} if run_body is None else {"run_body": run_body}
 
     def fn(*values: Any) -> Any:
         args = list(template)
         for k, v in zip(positions, values):
             args[k] = to_numpy(v)
         try:
-            outs = op.evaluate(node, args)  # type: ignore[arg-type]
-        except GraphError:
-            raise
+            outs = op.evaluate(node, args, **extra)  # type: ignore[arg-type]
+        except GraphError as e:
+            if run_body is None:
+                raise
+            raise GraphError(f"node '{node.name}' ({node.type}): {e}") from e
         except Exception as e:  # noqa: BLE001 - kernel failures name the node, as on REF
             raise GraphError(f"node '{node.name}' ({node.type}) failed to evaluate: {e}") from e
         if multi:

@@ -23,7 +23,7 @@ from irforge.ir.graph import Model, Node, Output, constant
 from irforge.ir.shape import PartialShape
 
 _NO_FOLD = {"Parameter", "Result", "RandomUniform", "ReadValue", "Assign"}
-MAX_IF_ROUNDS = 16  # nesting depth of control flow inlined (deeper ones run as If/Loop steps)
+MAX_INLINE_ROUNDS = 16  # nesting depth of control flow inlined (deeper ones run as If/Loop steps)
 _DECIDING = {"If": (0,), "Loop": (0, 1)}  # the inputs that decide a branch or an iteration count
 
 
@@ -75,7 +75,7 @@ def specialize(model: Model, shapes: Sequence[Sequence[int]] | None) -> Speciali
     from irforge.transforms.loop_unrolling import UnrollSmallLoops
 
     clone = clone_with_shapes(model, shapes)
-    for _ in range(MAX_IF_ROUNDS):
+    for _ in range(MAX_INLINE_ROUNDS):
         spec = _fold(clone)
         decided = [(n, k) for n in spec.ops if n.bodies for k in _DECIDING.get(n.type, ())
                    if k < len(n.inputs) and n.inputs[k].node.type != "Constant" and id(n.inputs[k]) in spec.known]

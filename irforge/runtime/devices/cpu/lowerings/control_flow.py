@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from irforge.errors import GraphError
 from irforge.ir.clone import bind_parameters
 from irforge.ir.graph import Node
 from irforge.runtime.devices.cpu.builder import BuildContext
+from irforge.runtime.devices.cpu.fallback import reference_kernel
 from irforge.runtime.devices.cpu.graph_view import GraphView
 from irforge.runtime.devices.cpu.registry import Built, Lowering, Match, lowers, on_first_use
-from irforge.runtime.devices.cpu.tensors import to_numpy, to_torch
 
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.runner import CPURunner
@@ -43,8 +42,6 @@ class ControlFlowLowering(Lowering):
                    for body, known in zip(node.bodies, bound)]
         runtime = [[i for i in range(len(body.parameters)) if i not in known]
                    for body, known in zip(node.bodies, bound)]
-        op = node.op
-        multi = len(node.outputs) != 1
 
         def run_body(index: int, args: list[np.ndarray]) -> list[np.ndarray]:
             threads = torch.get_num_threads()
@@ -54,18 +51,8 @@ class ControlFlowLowering(Lowering):
                 if torch.get_num_threads() != threads:
                     torch.set_num_threads(threads)
 
-        def fn(*values: Any) -> Any:
-            args = list(template)
-            for k, v in zip(positions, values):
-                args[k] = to_numpy(v)
-            try:
-                outs = op.evaluate(node, args, run_body=run_body)  # type: ignore[call-arg]
-            except GraphError as e:
-                raise GraphError(f"node '{node.name}' ({node.type}): {e}") from e
-            if multi:
-                return tuple(to_torch(np.asarray(o)) for o in outs)
-            return to_torch(np.asarray(outs[0]))
-        return Built(fn, f"cpu_{node.type.lower()}_bodies", fresh=False, trace_fn=None)
+        return Built(reference_kernel(node, template, positions, run_body), f"cpu_{node.type.lower()}_bodies",
+                     fresh=False, trace_fn=None)
 
 
 def _known_parameters(node: Node, template: list[np.ndarray | None]) -> list[dict[int, np.ndarray]]:
