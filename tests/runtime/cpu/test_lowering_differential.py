@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from irforge.errors import GraphError
 from irforge.ir.graph import Model
 from irforge.runtime.devices.cpu import CPUExecutable
+from irforge.runtime.devices.cpu.native.build import native_types
 from irforge.runtime.devices.cpu.registry import registered_types
 from tests.runtime.cpu.cases import BF16, GENERATORS, INT8_ENV, Case, int8_pattern, through_view
 from tests.runtime.cpu.helpers import cpu_config, graph
@@ -86,8 +87,9 @@ def _bf16_lowest(a: np.ndarray) -> np.ndarray:
     return np.where(f == -np.inf, np.float32(BF16_LOWEST), f).astype(BF16)
 
 
-def _run(case: Case, op_type: str) -> bool:
-    """Compare CPU with REF on the case; whether a step of `op_type` ran a CPU lowering (not REF's kernel)."""
+def _run(case: Case, op_type: str, native: bool = False) -> bool:
+    """Compare CPU with REF on the case; whether a step of `op_type` ran a CPU lowering (not REF's kernel), or
+    with `native`, whether the plan ran on the native executor."""
     try:
         model: Model = graph(case.build, *case.inputs)
     except GraphError:
@@ -131,9 +133,45 @@ def _run(case: Case, op_type: str) -> bool:
             f"{what}: an input array was written into"
     if VERBOSE:
         print(what)
+    if native:
+        if VERBOSE and executable.native_declined:
+            print(f"{case.label}: not native: {executable.native_declined}")
+        return all(getattr(p, "native", False) for p in executable.plans.values())
     if op_type == "INT8":
         return any("_I8" in p.exec_type for p in counts)
     return any(p.node_type == op_type and p.exec_type != "ref" for p in counts)
+
+
+NATIVE_MIN = 0.2  # share of an op type's examples the native executor must run (the rest fall back to torch)
+# the generator seldom draws what the native lowering takes (integer-factor nearest upsampling: test_native.py)
+NATIVE_MIN_OF = {"Interpolate": 0.0}
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("op_type", native_types())
+def test_native_lowering_matches_ref(op_type: str) -> None:
+    """The native executor (native/ops.py) on the same generated cases: every op type it lowers, against REF,
+    where it takes the case (f32 graphs; the rest fall back to the torch executor, checked by the test above)."""
+    generator = GENERATORS.get(op_type)
+    assert generator is not None, f"no case generator for {op_type} in tests/runtime/cpu/cases.py"
+    stats = [0, 0]
+
+    @settings(max_examples=_examples(op_type), deadline=None, derandomize=DERANDOMIZE, database=None,
+              suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(data=st.data())
+    def check(data: Any) -> None:
+        case = through_view(data.draw, generator(data.draw, op_type))
+        if any(np.asarray(a).dtype != np.float32 for a in case.inputs):
+            reject()  # the native executor computes f32 graphs only (others go to the torch executor)
+        stats[0] += 1
+        stats[1] += _run(case, op_type, native=True)
+
+    check()
+    total, native = stats
+    if VERBOSE:
+        print(f"{op_type}: {native} of {total} examples ran natively")
+    assert total and native >= NATIVE_MIN_OF.get(op_type, NATIVE_MIN) * total, \
+        f"{op_type}: only {native} of {total} examples ran on the native executor"
 
 
 def _examples(op_type: str) -> int:

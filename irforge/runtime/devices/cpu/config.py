@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import torch
-
 from irforge.errors import OptionError
 from irforge.runtime import host
 
@@ -35,6 +33,8 @@ def has_native_bf16() -> bool:
         return True
     if cpu_flags():  # the flags are known and name neither avx512_bf16 nor amx_bf16
         return False
+    import torch
+
     try:  # no /proc/cpuinfo: ask torch's CPU capability probe
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:
@@ -45,6 +45,8 @@ def has_native_bf16() -> bool:
 def onednn_bf16_kernels() -> bool:
     """Whether torch's oneDNN kernels accept bf16 tensors here (avx512bw/vl/dq or avx_ne_convert); without them
     bf16 is emulated: bf16-rounded weights and activations, f32 arithmetic."""
+    import torch
+
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

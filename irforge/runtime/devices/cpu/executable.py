@@ -18,16 +18,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-import torch
+import os
+from typing import TYPE_CHECKING, Union
 
+import numpy as np
+
+from irforge.errors import OptionError
 from irforge.ir.graph import Model
 from irforge.runtime.devices.cpu.allocator import tune_allocator
-from irforge.runtime.devices.cpu.builder import build_plan
 from irforge.runtime.devices.cpu.config import CPUConfig, parse_config
-from irforge.runtime.devices.cpu.plan import Plan
 from irforge.runtime.devices.cpu.runner import CPURunner
 from irforge.runtime.devices.cpu.specialize import Specialized, specialize
+
+if TYPE_CHECKING:
+    from irforge.runtime.devices.cpu.native.plan import NativePlan
+    from irforge.runtime.devices.cpu.plan import Plan
+
+AnyPlan = Union["Plan", "NativePlan"]
+EXECUTORS = ("auto", "native", "torch")
 
 PlanKey = tuple[tuple[tuple[int, ...], ...], int]  # (input shapes, threads)
 
@@ -42,17 +50,28 @@ class CPUExecutable:
         self.config: CPUConfig = parse_config(config)
         tune_allocator()
         self.properties: Mapping[str, str] = self.config.properties()
-        self._plans: dict[PlanKey, Plan] = {}
+        self.executor = executor_choice()
+        self.native_declined: str | None = None  # why the last plan could not run natively (auto mode)
+        self._plans: dict[PlanKey, AnyPlan] = {}
         self._lock = threading.Lock()
         if all(p.shape.is_static for p in model.inputs):
             key = (tuple(p.shape.to_shape() for p in model.inputs), self.config.threads)
             self._plans[key] = self._build(key)
 
-    def _build(self, key: PlanKey) -> Plan:
-        """A plan for `key`, built (weights prepacked) under the thread count it will run with, which is key's
-        or 1 for a small plan; the calling thread's count is restored."""
+    def _build(self, key: PlanKey) -> AnyPlan:
+        """A plan for `key`, built under the thread count it will run with, which is key's or 1 for a small plan:
+        native (oneDNN primitives called directly, native/) where the executor choice and the graph allow it,
+        else the torch plan (weights prepacked under that thread count; the calling thread's count is restored)."""
         spec = specialize(self.model, [list(s) for s in key[0]])
         threads = key[1] if key[1] == 1 or heavy_flops(spec) >= SMALL_PLAN_FLOPS else 1
+        if self.executor != "torch":
+            native = self._build_native(spec, threads)
+            if native is not None:
+                return native
+        import torch
+
+        from irforge.runtime.devices.cpu.builder import build_plan
+
         previous = torch.get_num_threads()  # also settles this thread's lazily read default (package docstring)
         torch.set_num_threads(threads)
         try:
@@ -62,11 +81,31 @@ class CPUExecutable:
         plan.threads = threads
         return plan
 
-    def plan_for(self, inputs: Sequence[np.ndarray], threads: int) -> Plan:
+    def _build_native(self, spec: Specialized, threads: int) -> "NativePlan | None":
+        """The native plan, or None (the reason kept in `native_declined`) where it cannot run this graph; with
+        IRFORGE_CPU_EXECUTOR=native that is an error naming the reason."""
+        reason = None
+        if self.config.precision != "f32":
+            reason = f"INFERENCE_PRECISION_HINT {self.config.precision} (the native executor computes in f32)"
+        else:
+            from irforge.runtime.devices.cpu.native.dnnl import DnnlError
+            from irforge.runtime.devices.cpu.native.values import Unsupported
+
+            try:
+                from irforge.runtime.devices.cpu.native.plan import build_plan
+
+                return build_plan(spec, threads)
+            except (Unsupported, DnnlError) as e:
+                reason = str(e)
+        self.native_declined = reason
+        if self.executor == "native":
+            raise OptionError(f"IRFORGE_CPU_EXECUTOR=native: the native executor cannot run this model: {reason}")
+        return None
+    def plan_for(self, inputs: Sequence[np.ndarray], threads: int) -> AnyPlan:
         """The plan for these inputs' shapes and `threads` (the calling thread runs with that many)."""
         return self.plan_for_shapes(tuple(np.shape(a) for a in inputs), threads)
 
-    def plan_for_shapes(self, shapes: tuple[tuple[int, ...], ...], threads: int) -> Plan:
+    def plan_for_shapes(self, shapes: tuple[tuple[int, ...], ...], threads: int) -> AnyPlan:
         """The plan for inputs of these shapes and `threads` (built and cached on first use)."""
         key = (shapes, threads)
         plan = self._plans.get(key)
@@ -82,11 +121,20 @@ class CPUExecutable:
         return plan
 
     @property
-    def plans(self) -> dict[PlanKey, Plan]:
+    def plans(self) -> dict[PlanKey, AnyPlan]:
         return dict(self._plans)
 
     def create_runner(self, profile: bool = False, threads: int | None = None) -> CPURunner:
         return CPURunner(self, profile, threads or self.config.threads)
+
+
+def executor_choice() -> str:
+    """IRFORGE_CPU_EXECUTOR: auto (native where it runs the graph, else torch; the default), native (an error
+    where it cannot) or torch."""
+    value = os.environ.get("IRFORGE_CPU_EXECUTOR", "auto").strip().lower() or "auto"
+    if value not in EXECUTORS:
+        raise OptionError(f"IRFORGE_CPU_EXECUTOR: expected one of {', '.join(EXECUTORS)}, got '{value}'")
+    return value
 
 
 def heavy_flops(spec: Specialized) -> float:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from irforge.ir.graph import Node, Output
 from irforge.runtime.devices.cpu.graph_view import GraphView
@@ -22,15 +20,51 @@ from irforge.runtime.devices.cpu.registry import scalar_of
 
 @dataclass
 class Activation:
-    """An activation node with its oneDNN post-op spelling (`attr`, `scalars`, `algorithm`, as torch's
-    mkldnn fusion ops take them) and the torch function computing it alone (`fn`; `inplace` when one exists)."""
+    """An activation node with its oneDNN post-op spelling (`attr`, `scalars`, `algorithm`, as torch's mkldnn
+    fusion ops take them). `fn` is the torch function computing it alone and `inplace` its in-place form (None
+    where torch has none); both are built on first access, so matching imports no torch (the native executor,
+    native/, matches the same chains)."""
 
     node: Node
     attr: str
     scalars: list[float]
     algorithm: str | None
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    inplace: Callable[[torch.Tensor], torch.Tensor] | None
+
+    @property
+    def fn(self) -> Callable[[Any], Any]:
+        return _torch_forms(self)[0]
+
+    @property
+    def inplace(self) -> Callable[[Any], Any] | None:
+        return _torch_forms(self)[1]
+
+
+def _torch_forms(act: Activation) -> tuple[Callable[[Any], Any], Callable[[Any], Any] | None]:
+    import torch
+    import torch.nn.functional as F
+
+    a = act.attr
+    if a == "relu":
+        return torch.relu, torch.relu_
+    if a == "sigmoid":
+        return torch.sigmoid, torch.sigmoid_
+    if a == "tanh":
+        return torch.tanh, torch.tanh_
+    if a == "hardswish":
+        return F.hardswish, lambda x: F.hardswish(x, inplace=True)
+    if a == "hardsigmoid":
+        return F.hardsigmoid, lambda x: F.hardsigmoid(x, inplace=True)
+    if a == "swish":
+        return F.silu, lambda x: F.silu(x, inplace=True)
+    if a == "hardtanh":
+        lo, hi = act.scalars
+        return (lambda x: torch.clamp(x, lo, hi)), (lambda x: torch.clamp_(x, lo, hi))
+    if a == "gelu":
+        approx = act.algorithm or "none"
+        return (lambda x: F.gelu(x, approximate=approx)), None
+    assert a == "leaky_relu", a
+    s = act.scalars[0]
+    return (lambda x: F.leaky_relu(x, s)), (lambda x: F.leaky_relu_(x, s))
 
 
 def activation_of(node: Node, g: GraphView) -> Activation | None:
@@ -38,35 +72,19 @@ def activation_of(node: Node, g: GraphView) -> Activation | None:
     t = node.type
     if node.outputs[0].element_type.name not in ("f32", "bf16"):
         return None
-    if t == "Relu":
-        return Activation(node, "relu", [], None, torch.relu, torch.relu_)
-    if t == "Sigmoid":
-        return Activation(node, "sigmoid", [], None, torch.sigmoid, torch.sigmoid_)
-    if t == "Tanh":
-        return Activation(node, "tanh", [], None, torch.tanh, torch.tanh_)
-    if t == "HSwish":
-        return Activation(node, "hardswish", [], None, F.hardswish, lambda x: F.hardswish(x, inplace=True))
-    if t == "HSigmoid":
-        return Activation(node, "hardsigmoid", [], None, F.hardsigmoid, lambda x: F.hardsigmoid(x, inplace=True))
+    simple = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HSwish": "hardswish", "HSigmoid": "hardsigmoid"}
+    if t in simple:
+        return Activation(node, simple[t], [], None)
     if t == "Swish":
         beta = scalar_of(g.const(node.inputs[1])) if len(node.inputs) > 1 else 1.0
-        if beta == 1.0:
-            return Activation(node, "swish", [], None, F.silu, lambda x: F.silu(x, inplace=True))
-        return None
+        return Activation(node, "swish", [], None) if beta == 1.0 else None
     if t == "Clamp":
-        lo, hi = float(node.attrs["min"]), float(node.attrs["max"])
-        return Activation(node, "hardtanh", [lo, hi], None, lambda x: torch.clamp(x, lo, hi),
-                          lambda x: torch.clamp_(x, lo, hi))
+        return Activation(node, "hardtanh", [float(node.attrs["min"]), float(node.attrs["max"])], None)
     if t == "Gelu":
-        approx = "tanh" if node.attrs["approximation_mode"] == "TANH" else "none"
-        return Activation(node, "gelu", [], approx, lambda x: F.gelu(x, approximate=approx), None)
+        return Activation(node, "gelu", [], "tanh" if node.attrs["approximation_mode"] == "TANH" else "none")
     if t == "PRelu":
         slope = scalar_of(g.const(node.inputs[1]))
-        if slope is None:
-            return None
-        s = float(slope)
-        return Activation(node, "leaky_relu", [s], None, lambda x: F.leaky_relu(x, s),
-                          lambda x: F.leaky_relu_(x, s))
+        return None if slope is None else Activation(node, "leaky_relu", [float(slope)], None)
     return None
 
 

@@ -5,7 +5,6 @@ import numpy as np
 
 from irforge.ir.graph import Node, Output
 from irforge.runtime.devices.cpu.specialize import Specialized
-from irforge.runtime.devices.cpu.tensors import TORCH_TYPES
 
 
 class GraphView:
@@ -48,5 +47,7 @@ class GraphView:
 
     def torch_ok(self, node: Node) -> bool:
         """Every input and output of `node` has an element type torch computes with."""
+        from irforge.runtime.devices.cpu.tensors import TORCH_TYPES
+
         return all(o.element_type.name in TORCH_TYPES for o in node.outputs) and \
             all(i.element_type.name in TORCH_TYPES for i in node.inputs)

@@ -93,6 +93,7 @@ class Plan:
     closure for all its steps. A profiled run walks the steps one by one (`eager`), so each op is timed."""
 
     clock = staticmethod(time.perf_counter)  # what profiled runs time steps with
+    native = False  # a torch plan (native/plan.py's NativePlan says True)
 
     def __init__(self, steps: list[Step], n_slots: int, param_slots: list[int], outputs: list[OutputSpec],
                  segments: Sequence[Segment] = ()) -> None:

@@ -9,25 +9,46 @@ unless the calling thread already is in it (a body plan run by an If or Loop ste
 A model of a few hundred microseconds pays the runner's fixed cost on every call, so `run` keeps the plan of the
 last input shapes and compares shapes instead of building the executable's dict key. A runner may be shared by
 threads (a control-flow body's runner serves every stream of the outer plan): the (shapes, plan) pair is one
-tuple, read and replaced whole."""
+tuple, read and replaced whole.
+
+A native plan (native/) runs through a NativeRunner of this runner's own (its activation buffers and oneDNN
+memory objects), made on the plan's first run here; torch is imported only when a torch plan runs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from irforge.runtime.device import PerfCount
 
 if TYPE_CHECKING:
-    from irforge.runtime.devices.cpu.executable import CPUExecutable
+    from irforge.runtime.devices.cpu.executable import AnyPlan, CPUExecutable
+    from irforge.runtime.devices.cpu.native.plan import NativeRunner
     from irforge.runtime.devices.cpu.plan import Plan
 
-# torch's C++ inference-mode guard as a context manager (what torch.inference_mode() wraps in Python)
-_InferenceMode: Any = getattr(torch._C, "_InferenceMode", None) or (lambda enabled: torch.inference_mode(enabled))
-_in_inference_mode = torch.is_inference_mode_enabled
-_get_threads = torch.get_num_threads
+
+class _Torch:
+    """torch's per-thread controls, bound on the first torch plan's run."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+        # torch's C++ inference-mode guard as a context manager (what torch.inference_mode() wraps in Python)
+        self.InferenceMode: Any = getattr(torch._C, "_InferenceMode", None) or (
+            lambda enabled: torch.inference_mode(enabled))
+        self.in_inference_mode = torch.is_inference_mode_enabled
+        self.get_threads = torch.get_num_threads
+
+
+_torch: _Torch | None = None
+
+
+def _bind_torch() -> _Torch:
+    global _torch
+    _torch = _Torch()
+    return _torch
 
 
 class CPURunner:
@@ -36,7 +57,8 @@ class CPURunner:
         self.profile = profile
         self.threads = max(1, int(threads))
         self._counts: list[PerfCount] = []
-        self._last: tuple[tuple[Any, ...] | None, "Plan | None"] = (None, None)  # the last input shapes, their plan
+        self._last: tuple[tuple[Any, ...] | None, "AnyPlan | None"] = (None, None)  # the last input shapes, their plan
+        self._native: dict[int, tuple["AnyPlan", "NativeRunner"]] = {}  # id(plan) -> (plan, its runner here)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         try:
@@ -47,16 +69,34 @@ class CPURunner:
         if shapes != last_shapes or plan is None:
             plan = self.executable.plan_for_shapes(shapes, self.threads)
             self._last = (shapes, plan)
-        if _get_threads() != plan.threads:  # the runner's count, or 1 for a small plan (executable.py)
-            torch.set_num_threads(plan.threads)
+        if plan.native:
+            return self._run_native(plan, inputs)
+        t = _torch or _bind_torch()
+        if t.get_threads() != plan.threads:  # the runner's count, or 1 for a small plan (executable.py)
+            t.torch.set_num_threads(plan.threads)
         if self.profile:
-            with _InferenceMode(True):
+            with t.InferenceMode(True):
                 outs, self._counts = plan.run_profiled(inputs)
             return outs
-        if _in_inference_mode():
+        if t.in_inference_mode():
             return plan.run(inputs)
-        with _InferenceMode(True):
+        with t.InferenceMode(True):
             return plan.run(inputs)
+
+    def _run_native(self, plan: "AnyPlan", inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        entry = self._native.get(id(plan))
+        if entry is None or entry[0] is not plan:
+            from irforge.runtime.devices.cpu.native.plan import NativeRunner
+
+            entry = (plan, NativeRunner(plan))  # type: ignore[arg-type]
+            if len(self._native) >= 4:  # runners of plans no longer used by this runner go (their buffers too)
+                self._native.clear()
+            self._native[id(plan)] = entry
+        runner = entry[1]
+        outs = runner.run(inputs, self.profile)
+        if self.profile:
+            self._counts = runner.counts
+        return outs
 
     def perf_counts(self) -> list[PerfCount]:
         return list(self._counts)

@@ -1,0 +1,479 @@
+"""The native executor's lowerings: one function per op family, registered by op type (build.LOWERINGS).
+
+Convolutions and matrix products absorb the post-op chains the torch lowerings absorb (fusion.match_post_ops:
+per-channel scale folded into the weights, bias, activation, residual Add, activation after it) as oneDNN
+post-ops; an element-wise op absorbs the activation that follows it. Views cost no call (values.py): Reshape,
+Squeeze and Unsqueeze of a row-major value, Slice/StridedSlice with positive steps and the parts of a Split."""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from irforge.ir.graph import Node
+from irforge.ir.ops.convolution import dilated, explicit_pads, ints_or, resolve_pads
+from irforge.ir.ops.pooling import _Window
+from irforge.runtime.devices.cpu.fusion import Activation, PostOps, activation_of, match_post_ops
+from irforge.runtime.devices.cpu.native import dnnl
+from irforge.runtime.devices.cpu.native.build import Builder, lowers, matches
+from irforge.runtime.devices.cpu.native.dnnl import ELTWISE, MemoryDesc, Primitive
+from irforge.runtime.devices.cpu.native.values import Value, channels_last, row_major
+from irforge.runtime.devices.cpu.registry import scalar_of
+
+
+def eltwise_of(act: Activation) -> tuple[int, float, float]:
+    """(algorithm, alpha, beta) of oneDNN's eltwise for a fusable activation."""
+    a = act.attr
+    if a == "relu":
+        return ELTWISE["relu"], 0.0, 0.0
+    if a == "leaky_relu":
+        return ELTWISE["relu"], act.scalars[0], 0.0
+    if a == "sigmoid":
+        return ELTWISE["logistic"], 0.0, 0.0
+    if a == "tanh":
+        return ELTWISE["tanh"], 0.0, 0.0
+    if a == "hardswish":
+        return ELTWISE["hardswish"], 1 / 6, 0.5
+    if a == "hardsigmoid":
+        return ELTWISE["hardsigmoid"], 1 / 6, 0.5
+    if a == "swish":
+        return ELTWISE["swish"], 1.0, 0.0
+    if a == "hardtanh":
+        return ELTWISE["clip_v2"], act.scalars[0], act.scalars[1]
+    assert a == "gelu", a
+    return (ELTWISE["gelu_tanh"] if act.algorithm == "tanh" else ELTWISE["gelu_erf"]), 0.0, 0.0
+
+
+def _out_shape(node: Node, i: int = 0) -> tuple[int, ...]:
+    return tuple(node.outputs[i].shape.to_shape())
+
+
+def _post_ops(b: Builder, start: Value, post: PostOps, attr: dnnl.Attr, args: list[tuple[int, Value]]) -> str:
+    """Append the activation / residual / activation-after post-ops of a matched chain to `attr` (the residual's
+    argument to `args`); the exec-type suffix."""
+    if post.act is not None:
+        attr.eltwise(*eltwise_of(post.act))
+    if post.residual is not None:
+        r = b.reorder_to(b.value(post.residual), start.strides)
+        idx = attr.binary(dnnl.BINARY["add"], r.md)
+        args.append((dnnl.arg_post_op(idx) | dnnl.ARG_SRC_1, r))
+    if post.post_act is not None:
+        attr.eltwise(*eltwise_of(post.post_act))
+    return post.describe()
+
+
+# ---------------------------------------------------------------- convolution
+def _conv_channels(node: Node, w: np.ndarray) -> int:
+    return int(w.shape[0] * w.shape[1]) if node.type == "GroupConvolution" else int(w.shape[0])
+
+
+@matches("Convolution", "GroupConvolution")
+def conv_chain(b: Builder, node: Node) -> PostOps | None:
+    w = b.g.const(node.inputs[1])
+    if w is None or not node.outputs[0].shape.is_static:
+        return None
+    return match_post_ops(node.outputs[0], b.g, 1, _conv_channels(node, w), residual=True, flexible=True)
+
+
+@lowers("Convolution", "GroupConvolution")
+def convolution(b: Builder, node: Node) -> None:
+    w = b.g.const(node.inputs[1])
+    if w is None or w.dtype.kind != "f":
+        raise b.unsupported("runtime weights")
+    x = b.value(node.inputs[0])
+    rank = len(x.shape)
+    if not 3 <= rank <= 5:
+        raise b.unsupported(f"rank {rank}")
+    nsp = rank - 2
+    grouped = node.type == "GroupConvolution"
+    out_channels = _conv_channels(node, w)
+    a = node.attrs
+    k = list(w.shape[-nsp:])
+    strides = list(a["strides"])
+    dil = ints_or(a["dilations"], 1, nsp)
+    pb, pe = resolve_pads(list(x.shape[2:]), [dilated(kk, d) for kk, d in zip(k, dil)], strides, a["auto_pad"],
+                          *explicit_pads(node, nsp))
+    if any(p < 0 for p in pb + pe):
+        raise b.unsupported("negative padding")
+    post = b.matched.pop(node.uid, None) or PostOps(out=node.outputs[0])
+    weights = np.asarray(w, np.float32)
+    if post.scale is not None:  # per output channel: [O] or, grouped, [G, O/G]
+        s = post.scale.astype(np.float32).reshape(w.shape[:2] if grouped else w.shape[:1])
+        weights = weights * s.reshape(s.shape + (1,) * (weights.ndim - s.ndim))
+    x = b.reorder_to(x, channels_last(x.shape))
+    assert post.out is not None
+    out_shape = tuple(post.out.shape.to_shape())
+    dst = b.new(out_shape, channels_last(out_shape))
+    bias = b.constant(post.bias.astype(np.float32)) if post.bias is not None else None
+    attr = dnnl.Attr()
+    args: list[tuple[int, Value]] = []
+    suffix = _post_ops(b, dst, post, attr, args)
+    lib = dnnl.library()
+    w_any = MemoryDesc.any(weights.shape, dnnl.F32)
+    prim = Primitive(f"{b._where()}: convolution", lib.convolution_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, dnnl.CONVOLUTION_DIRECT, x.md.handle, w_any.handle,
+                     bias.md.handle if bias is not None else None, dst.md.handle, dnnl.dims(strides),
+                     dnnl.dims([d - 1 for d in dil]), dnnl.dims(pb), dnnl.dims(pe), attr.finish())
+    assert prim.weights is not None
+    packed = b.packed_const(b.pack(weights, prim.weights), prim.weights, tuple(weights.shape))
+    call_args = [(dnnl.ARG_SRC, x), (dnnl.ARG_WEIGHTS, packed), (dnnl.ARG_DST, dst)] + args
+    if bias is not None:
+        call_args.append((dnnl.ARG_BIAS, bias))
+    b.call(prim, call_args, f"conv{suffix}")
+    b.define(post.out, dst)
+
+
+# ---------------------------------------------------------------- matrix product
+@matches("MatMul")
+def matmul_chain(b: Builder, node: Node) -> PostOps | None:
+    if b.g.const(node.inputs[1]) is None or not node.outputs[0].shape.is_static or node.outputs[0].shape.rank < 2:
+        return None
+    return match_post_ops(node.outputs[0], b.g, node.outputs[0].shape.rank - 1, node.outputs[0].shape.to_shape()[-1],
+                          residual=True, flexible=True)
+
+
+@lowers("MatMul")
+def matmul(b: Builder, node: Node) -> None:
+    out_shape = _out_shape(node)
+    r = len(out_shape)
+    if r < 2 or any(len(i.shape) < 2 for i in node.inputs):
+        raise b.unsupported("a rank-1 operand")
+    a = b.value(node.inputs[0])
+    a = _lead(a, r)
+    if node.attrs["transpose_a"]:
+        a = _swap_last(a)
+    wdata = b.g.const(node.inputs[1])
+    n = out_shape[-1]
+    args: list[tuple[int, Value]] = []
+    attr = dnnl.Attr()
+    if wdata is not None:
+        post = b.matched.pop(node.uid, None) or PostOps(out=node.outputs[0])
+        w = np.asarray(wdata, np.float32)
+        w = w.reshape((1,) * (r - w.ndim) + w.shape)
+        if node.attrs["transpose_b"]:
+            w = np.swapaxes(w, -1, -2)
+        if post.scale is not None:
+            w = w * post.scale.astype(np.float32)
+        assert post.out is not None
+        final = tuple(post.out.shape.to_shape())
+        dst = b.new(final)
+        bias = None
+        if post.bias is not None:
+            bias = b.constant(post.bias.astype(np.float32).reshape((1,) * (r - 1) + (n,)))
+        suffix = _post_ops(b, dst, post, attr, args)
+        w_md = MemoryDesc.any(w.shape, dnnl.F32)
+        out_node = post.out
+    else:
+        bv = _lead(b.value(node.inputs[1]), r)
+        if node.attrs["transpose_b"]:
+            bv = _swap_last(bv)
+        dst = b.new(out_shape)
+        bias, suffix, w_md, out_node = None, "", bv.md, node.outputs[0]
+    lib = dnnl.library()
+    a = _matmul_operand(b, a)
+    prim = Primitive(f"{b._where()}: matmul", lib.matmul_primitive_desc_create, lib.engine, a.md.handle,
+                     w_md.handle, bias.md.handle if bias is not None else None, dst.md.handle, attr.finish())
+    if wdata is not None:
+        assert prim.weights is not None
+        wv = b.packed_const(b.pack(w, prim.weights), prim.weights, tuple(w.shape))
+    else:
+        wv = bv
+    call_args = [(dnnl.ARG_SRC, a), (dnnl.ARG_WEIGHTS, wv), (dnnl.ARG_DST, dst)] + args
+    if bias is not None:
+        call_args.append((dnnl.ARG_BIAS, bias))
+    b.call(prim, call_args, f"matmul{suffix}")
+    b.define(out_node, dst)
+
+
+def _lead(v: Value, rank: int) -> Value:
+    """`v` with leading size-1 axes up to `rank` (a view)."""
+    extra = rank - len(v.shape)
+    if extra <= 0:
+        return v
+    top = max([s * d for s, d in zip(v.strides, v.shape)] + [1])
+    return v.view((1,) * extra + v.shape, (top,) * extra + v.strides)
+
+
+def _swap_last(v: Value) -> Value:
+    shape = v.shape[:-2] + (v.shape[-1], v.shape[-2])
+    strides = v.strides[:-2] + (v.strides[-1], v.strides[-2])
+    return v.view(shape, strides)
+
+
+def _matmul_operand(b: Builder, v: Value) -> Value:
+    """oneDNN's matmul reads an operand whose last two axes have one unit stride; others are made row-major."""
+    if v.strides[-1] == 1 or v.strides[-2] == 1 or v.shape[-1] == 1:
+        return v
+    return b.reorder_to(v, row_major(v.shape))
+
+
+# ---------------------------------------------------------------- element-wise
+_UNARY = {"Exp": "exp", "Abs": "abs", "Sqrt": "sqrt", "Log": "log"}
+
+
+@lowers("Relu", "Sigmoid", "Tanh", "HSwish", "HSigmoid", "Swish", "Clamp", "Gelu", "PRelu", "Exp", "Abs", "Sqrt",
+        "Log")
+def unary(b: Builder, node: Node) -> None:
+    if node.type in _UNARY:
+        alg, alpha, beta = ELTWISE[_UNARY[node.type]], 0.0, 0.0
+    elif node.type == "Swish" and len(node.inputs) > 1:
+        beta_value = scalar_of(b.g.const(node.inputs[1]))
+        if beta_value is None:
+            raise b.unsupported("runtime beta")
+        alg, alpha, beta = ELTWISE["swish"], float(beta_value), 0.0
+    else:
+        act = activation_of(node, b.g)
+        if act is None:
+            raise b.unsupported("an activation oneDNN does not compute")
+        alg, alpha, beta = eltwise_of(act)
+    x = b.value(node.inputs[0])
+    dst = b.like(x)
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, alg, x.md.handle, dst.md.handle, alpha, beta, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"eltwise_{node.type.lower()}")
+    b.define(node.outputs[0], dst)
+
+
+_BINARY = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div", "Maximum": "max", "Minimum": "min"}
+_COMMUTATIVE = {"Add", "Multiply", "Maximum", "Minimum"}
+
+
+@matches(*_BINARY)
+def binary_chain(b: Builder, node: Node) -> PostOps | None:
+    """An activation right after the element-wise op (oneDNN's binary takes it as a post-op)."""
+    use = b.g.sole_consumer(node.outputs[0])
+    if use is None or use[0].type in _BINARY:
+        return None
+    act = activation_of(use[0], b.g)
+    if act is None or use[0].outputs[0].shape != node.outputs[0].shape:
+        return None
+    return PostOps(nodes=[use[0]], act=act, out=use[0].outputs[0])
+
+
+@lowers(*_BINARY)
+def binary(b: Builder, node: Node) -> None:
+    if node.attrs.get("auto_broadcast", "numpy") not in ("numpy", "none"):
+        raise b.unsupported(f"auto_broadcast {node.attrs['auto_broadcast']}")
+    if node.type == "Divide" and node.attrs.get("m_pythondiv", False) and node.outputs[0].element_type.is_integral:
+        raise b.unsupported("integer division")
+    out_shape = _out_shape(node)
+    r = len(out_shape)
+    x0, x1 = (_lead(b.value(i), r) for i in node.inputs)
+    if x0.shape != out_shape:
+        if node.type not in _COMMUTATIVE or x1.shape != out_shape:
+            raise b.unsupported("the first operand is broadcast")
+        x0, x1 = x1, x0
+    if x1.buf.kind == "const" and x1.shape != out_shape:
+        pass  # a broadcast constant: its layout does not matter along its size-1 axes
+    elif x1.strides != x0.strides:
+        x1 = b.reorder_to(x1, x0.strides if x0.same_order(x0.strides) and _dense(x0) else row_major(x1.shape))
+    attr = dnnl.Attr()
+    suffix = ""
+    out = node.outputs[0]
+    chain = b.matched.pop(node.uid, None)
+    if chain is not None:
+        attr.eltwise(*eltwise_of(chain.act))
+        out, suffix = chain.out, "+" + chain.act.attr
+    dst = b.like(x0, out_shape)
+    lib = dnnl.library()
+    prim = Primitive(f"{b._where()}: binary", lib.binary_primitive_desc_create, lib.engine,
+                     dnnl.BINARY[_BINARY[node.type]], x0.md.handle, x1.md.handle, dst.md.handle, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x0), (dnnl.ARG_SRC_1, x1), (dnnl.ARG_DST, dst)],
+           f"binary_{_BINARY[node.type]}{suffix}")
+    b.define(out, dst)
+
+
+def _dense(v: Value) -> bool:
+    return v.is_row_major or v.is_channels_last
+
+
+# ---------------------------------------------------------------- pooling and reductions
+@lowers("MaxPool", "AvgPool")
+def pooling(b: Builder, node: Node) -> None:
+    if len(node.outputs) > 1 and (b.g.uses(node.outputs[1]) or b.g.is_output(node.outputs[1])):
+        raise b.unsupported("MaxPool indices are used")
+    x = b.value(node.inputs[0])
+    if not 3 <= len(x.shape) <= 5:
+        raise b.unsupported(f"rank {len(x.shape)}")
+    win = _Window(node, x.shape)
+    if node.type == "MaxPool":
+        alg = dnnl.POOLING_MAX
+    else:
+        alg = dnnl.POOLING_AVG_EXCLUDE_PADDING if node.attrs["exclude-pad"] else dnnl.POOLING_AVG_INCLUDE_PADDING
+        if not node.attrs["exclude-pad"] and win.reach_end != list(win.pads_end):
+            raise b.unsupported("average pooling counting pads with windows past the end padding")
+    dst = b.like(x, _out_shape(node))
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, alg, x.md.handle, dst.md.handle, dnnl.dims(win.strides),
+                     dnnl.dims(win.kernel), dnnl.dims([d - 1 for d in win.dilations]), dnnl.dims(win.pads_begin),
+                     dnnl.dims(win.reach_end), attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], node.type.lower())
+    b.define(node.outputs[0], dst)
+
+
+_REDUCTIONS = {"ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min", "ReduceSum": "sum"}
+
+
+@lowers(*_REDUCTIONS)
+def reduction(b: Builder, node: Node) -> None:
+    axes_value = b.g.const(node.inputs[1])
+    if axes_value is None:
+        raise b.unsupported("runtime axes")
+    x = b.value(node.inputs[0])
+    r = len(x.shape)
+    axes = sorted({int(a) % r for a in np.asarray(axes_value).reshape(-1)}) if r else []
+    if not axes:  # nothing reduced: the value itself
+        b.define(node.outputs[0], x)
+        return
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    dst = b.like(x, kept)
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+    kind = _REDUCTIONS[node.type]
+    if axes == list(range(2, r)) and 3 <= r <= 5 and kind in ("mean", "max"):  # global pooling (oneDNN's
+        # reduction has only its reference kernel for spatial axes of a channels-last tensor)
+        prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
+                         dnnl.FORWARD_INFERENCE, dnnl.POOLING_MAX if kind == "max" else dnnl.POOLING_AVG_EXCLUDE_PADDING,
+                         x.md.handle, dst.md.handle, dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]),
+                         dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), attr.finish())
+        b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
+    else:
+        prim = Primitive(f"{b._where()}: reduction", lib.reduction_primitive_desc_create, lib.engine,
+                         dnnl.REDUCTION[kind], x.md.handle, dst.md.handle, 0.0, 0.0, attr.finish())
+        b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"reduce_{kind}")  # its ref kernel is slow
+    if node.attrs.get("keep_dims", False):
+        b.define(node.outputs[0], dst)
+    else:  # dropping size-1 axes keeps the other axes' strides
+        keep = [i for i in range(r) if i not in axes]
+        b.define(node.outputs[0], dst.view(tuple(dst.shape[i] for i in keep), tuple(dst.strides[i] for i in keep)))
+
+
+@lowers("Softmax")
+def softmax(b: Builder, node: Node) -> None:
+    x = b.value(node.inputs[0])
+    axis = int(node.attrs["axis"]) % len(x.shape)
+    dst = b.like(x)
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: softmax", lib.softmax_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, dnnl.SOFTMAX_ACCURATE, x.md.handle, dst.md.handle, axis, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], "softmax", allow_ref=True)
+    b.define(node.outputs[0], dst)
+
+
+# ---------------------------------------------------------------- data movement
+@lowers("Reshape", "Squeeze", "Unsqueeze")
+def reshape(b: Builder, node: Node) -> None:
+    x = b.value(node.inputs[0])
+    shape = _out_shape(node)
+    if node.type != "Reshape" or not x.is_row_major:
+        kept = [i for i, d in enumerate(x.shape) if d != 1]
+        if [x.shape[i] for i in kept] == [d for d in shape if d != 1]:  # only size-1 axes come or go: any layout
+            strides = iter([x.strides[i] for i in kept])
+            top = max([s * d for s, d in zip(x.strides, x.shape)] + [1])
+            b.define(node.outputs[0], x.view(shape, tuple(next(strides) if d != 1 else top for d in shape)))
+            return
+        x = b.reorder_to(x, row_major(x.shape))
+    b.define(node.outputs[0], x.view(shape))
+
+
+@lowers("Transpose")
+def transpose(b: Builder, node: Node) -> None:
+    perm_value = b.g.const(node.inputs[1])
+    if perm_value is None:
+        raise b.unsupported("runtime permutation")
+    x = b.value(node.inputs[0])
+    perm = [int(p) for p in np.asarray(perm_value).reshape(-1)] or list(reversed(range(len(x.shape))))
+    view = x.view(tuple(x.shape[p] for p in perm), tuple(x.strides[p] for p in perm))
+    b.define(node.outputs[0], b.reorder_to(view, row_major(view.shape)))
+
+
+@lowers("Concat")
+def concat(b: Builder, node: Node) -> None:
+    out_shape = _out_shape(node)
+    axis = int(node.attrs["axis"]) % len(out_shape)
+    parts = [b.value(i) for i in node.inputs]
+    parts = [p for p in parts if p.shape[axis] > 0]
+    dst = b.like(parts[0], out_shape)
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+
+    mds = (ctypes.c_void_p * len(parts))(*[p.md.handle for p in parts])
+    prim = Primitive(f"{b._where()}: concat", lib.concat_primitive_desc_create, lib.engine, dst.md.handle,
+                     len(parts), axis, mds, attr.finish())
+    # oneDNN's "ref" concat is one reorder per part (its fast form needs every part in the destination's layout)
+    b.call(prim, [(dnnl.ARG_MULTIPLE_SRC + i, p) for i, p in enumerate(parts)] + [(dnnl.ARG_DST, dst)], "concat",
+           allow_ref=True)
+    b.define(node.outputs[0], dst)
+
+
+@lowers("VariadicSplit", "Split")
+def split(b: Builder, node: Node) -> None:
+    axis_value = b.g.const(node.inputs[1])
+    if axis_value is None:
+        raise b.unsupported("runtime axis")
+    x = b.value(node.inputs[0])
+    axis = int(np.asarray(axis_value).reshape(-1)[0]) % len(x.shape)
+    start = 0
+    for out in node.outputs:
+        shape = tuple(out.shape.to_shape())
+        b.define(out, x.view(shape, x.strides, start * x.strides[axis] * x.dtype.itemsize))
+        start += shape[axis]
+
+
+@lowers("Slice")
+def slice_(b: Builder, node: Node) -> None:
+    consts = [b.g.const(i) for i in node.inputs[1:]]
+    if any(c is None for c in consts):
+        raise b.unsupported("runtime bounds")
+    x = b.value(node.inputs[0])
+    r = len(x.shape)
+    starts, stops, steps = (np.asarray(c).reshape(-1).tolist() for c in consts[:3])  # type: ignore[union-attr]
+    axes = np.asarray(consts[3]).reshape(-1).tolist() if len(consts) > 3 else list(range(len(starts)))
+    offset = 0
+    strides = list(x.strides)
+    for start, stop, step, axis in zip(starts, stops, steps, axes):
+        axis = int(axis) % r
+        if step <= 0:
+            raise b.unsupported("a non-positive step")
+        first = slice(int(start), int(stop), int(step)).indices(x.shape[axis])[0]
+        offset += first * x.strides[axis]
+        strides[axis] *= int(step)
+    b.define(node.outputs[0], x.view(_out_shape(node), tuple(strides), offset * x.dtype.itemsize))
+
+
+@lowers("Interpolate")
+def interpolate(b: Builder, node: Node) -> None:
+    """Nearest-mode upsampling by integer factors of the spatial axes (YOLO's, U-Net's): oneDNN's resampling,
+    where the IR's coordinate transformation and rounding copy element i // factor (read off the reference
+    kernel: nearest.probe_indices); other resizes stay on the torch executor."""
+    from irforge.runtime.devices.cpu.nearest import probe_indices
+
+    if node.attrs["mode"] != "nearest" or any(b.g.is_runtime(s) for s in node.inputs[1:]):
+        raise b.unsupported(f"mode {node.attrs['mode']} or runtime sizes")
+    x = b.value(node.inputs[0])
+    out_shape = _out_shape(node)
+    r = len(x.shape)
+    plan = probe_indices(node, b.g)
+    if plan is None or not 3 <= r <= 5 or out_shape[:2] != x.shape[:2]:
+        raise b.unsupported("not a per-axis nearest copy of the spatial axes")
+    factors = []
+    for axis in range(2, r):
+        n_in, n_out = x.shape[axis], out_shape[axis]
+        idx = dict(plan).get(axis, np.arange(n_in))
+        if n_out % n_in or not np.array_equal(idx, np.arange(n_out) // (n_out // n_in)):
+            raise b.unsupported("not an integer-factor upsampling")
+        factors.append(float(n_out // n_in))
+    dst = b.like(x, out_shape)
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+
+    fs = (ctypes.c_float * len(factors))(*factors)
+    prim = Primitive(f"{b._where()}: resampling", lib.resampling_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, dnnl.RESAMPLING_NEAREST, fs, x.md.handle, dst.md.handle, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], "resample_nearest")
+    b.define(node.outputs[0], dst)

@@ -1,0 +1,96 @@
+"""What the native executor's plan is made of at build time: buffers (with the steps that use them, for the memory
+plan), values (a strided view of a buffer: shape, strides, byte offset) and calls (a oneDNN primitive with its
+arguments).
+
+Every activation has a plain strided layout: channels-last (NHWC, NWC, NDHWC) where a convolution produced it or
+reads it, the IR's own (row-major) order elsewhere, and any strides for views (a Slice, a Split output, a
+Transpose read by a reorder). Views cost nothing: a Reshape of a row-major value, a Squeeze or a Slice is the same
+buffer with another descriptor. Weights alone take oneDNN's blocked formats (chosen by the primitive, reordered
+once at build time)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from irforge.runtime.devices.cpu.native.dnnl import DATA_TYPES, MemoryDesc, Primitive
+
+
+class Unsupported(Exception):
+    """The plan holds something the native executor does not run (the CPU device then uses its torch
+    executor); the message names the node."""
+
+
+@dataclass(eq=False)
+class Buffer:
+    nbytes: int
+    kind: str  # "slot" (planned), "input" / "output" (the run's arrays), "const" (owned by the plan)
+    index: int = -1  # the input or output number
+    array: np.ndarray | None = None  # a const buffer's data
+    first: int = -1  # the first and last call using the buffer (slots get memory for that range)
+    last: int = -1
+
+
+def row_major(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= max(d, 1)
+    return tuple(reversed(strides))
+
+
+def channels_last(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Strides of [N, C, *spatial] stored as [N, *spatial, C]."""
+    if len(shape) < 3:
+        return row_major(shape)
+    order = [0] + list(range(2, len(shape))) + [1]
+    stored = row_major(tuple(shape[i] for i in order))
+    strides = [0] * len(shape)
+    for pos, axis in enumerate(order):
+        strides[axis] = stored[pos]
+    return tuple(strides)
+
+
+@dataclass(eq=False)
+class Value:
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]  # in elements
+    dtype: np.dtype
+    buf: Buffer
+    offset: int = 0  # bytes into the buffer
+    _md: MemoryDesc | None = field(default=None, repr=False)
+
+    @property
+    def md(self) -> MemoryDesc:
+        if self._md is None:
+            self._md = MemoryDesc.strided(self.shape, DATA_TYPES[self.dtype], self.strides)
+        return self._md
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def same_order(self, strides: tuple[int, ...]) -> bool:
+        """Whether this value is dense with exactly these strides (size-1 axes' strides do not matter)."""
+        return all(d == 1 or a == b for d, a, b in zip(self.shape, self.strides, strides))
+
+    @property
+    def is_row_major(self) -> bool:
+        return self.same_order(row_major(self.shape))
+
+    @property
+    def is_channels_last(self) -> bool:
+        return self.same_order(channels_last(self.shape))
+
+    def view(self, shape: tuple[int, ...], strides: tuple[int, ...] | None = None, offset: int = 0) -> "Value":
+        return Value(tuple(shape), strides if strides is not None else row_major(tuple(shape)), self.dtype,
+                     self.buf, self.offset + offset)
+
+
+@dataclass
+class Call:
+    prim: Primitive
+    args: list[tuple[int, Value]]  # (DNNL_ARG_*, value)
+    name: str
+    type: str
+    exec_type: str

@@ -1,0 +1,246 @@
+"""The CPU device's native executor (irforge/runtime/devices/cpu/native): oneDNN primitives called directly.
+
+Checked against REF: zoo models it runs whole, fused convolution chains, views, outputs; and what it promises
+besides the numbers: the choice between native and torch (with the reason when it declines), no torch import on
+the way to the first result, fresh output arrays, runners in parallel threads, a memory plan that reuses buffers.
+The per-op differential cases are in test_lowering_differential.py (test_native_lowering_matches_ref)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import irforge
+from irforge.errors import OptionError
+from irforge.runtime.devices.cpu import CPUExecutable
+from tests.runtime.cpu.helpers import cpu_config, graph, op, randn
+from tests.util import assert_close, run_ref
+
+pytestmark = pytest.mark.native
+
+
+def _native(model: irforge.Model, inputs: list[np.ndarray], config: dict[str, str] | None = None
+            ) -> tuple[CPUExecutable, list[np.ndarray]]:
+    ex = CPUExecutable(model, cpu_config(config))
+    runner = ex.create_runner(profile=True)
+    return ex, runner.run(inputs)
+
+
+def _plan(ex: CPUExecutable):  # noqa: ANN202 - the one plan of a static model
+    (plan,) = ex.plans.values()
+    return plan
+
+
+def _conv_block(x: irforge.ir.graph.Output, cin: int, cout: int, seed: int) -> irforge.ir.graph.Output:
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((cout, cin, 3, 3)) * 0.2).astype(np.float32)
+    b = rng.standard_normal((1, cout, 1, 1)).astype(np.float32)
+    y = op("Convolution", x, w, strides=[1, 1], dilations=[1, 1], pads_begin=[1, 1], pads_end=[1, 1],
+           auto_pad="explicit")
+    return op("Relu", op("Add", y, b))
+
+
+@pytest.mark.parametrize("name", ["resnet", "mobilenetv3"])
+def test_zoo_cnns_run_natively_and_match_ref(zoo_ir, name: str) -> None:
+    from tests.models import zoo
+
+    conv = zoo_ir(name, 17)
+    feeds = zoo.MODELS[name].input_sets()[0]
+    inputs = list(feeds.values())
+    model = conv.model
+    if not all(p.shape.is_static for p in model.inputs):
+        model.reshape({p.get_any_name(): list(a.shape) for p, a in zip(model.inputs, inputs)})
+    ex, got = _native(model, inputs)
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    for g, w in zip(got, run_ref(model, inputs)):
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_a_residual_block_is_one_call_per_convolution() -> None:
+    """conv -> bias -> relu -> conv -> bias -> + x -> relu: two calls, the second with bias, add and relu fused."""
+    x = randn(1, 8, 10, 10)
+    rng = np.random.default_rng(3)
+    w2 = (rng.standard_normal((8, 8, 3, 3)) * 0.2).astype(np.float32)
+
+    def build(p):  # noqa: ANN001, ANN202
+        y = _conv_block(p, 8, 8, 1)
+        y = op("Convolution", y, w2, strides=[1, 1], dilations=[1, 1], pads_begin=[1, 1], pads_end=[1, 1],
+               auto_pad="explicit")
+        y = op("Add", y, rng.standard_normal((1, 8, 1, 1)).astype(np.float32))
+        return op("Relu", op("Add", y, p))
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    calls = [c.exec_type.split(":")[0] for c in _plan(ex).calls]
+    assert [c for c in calls if c.startswith("conv")] == ["conv+bias+relu", "conv+bias+add+relu"], calls
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_residual_produced_later_in_topological_order_is_still_fused() -> None:
+    """ResNet's downsample branch comes after the block's last convolution in the exporters' order: each
+    convolution keeps its own bias (no separate Add call)."""
+    x = randn(1, 4, 8, 8)
+
+    def build(p):  # noqa: ANN001, ANN202
+        main = _conv_block(p, 4, 6, 5)
+        w = (np.random.default_rng(6).standard_normal((6, 4, 1, 1)) * 0.3).astype(np.float32)
+        short = op("Add", op("Convolution", p, w, strides=[1, 1], dilations=[1, 1], pads_begin=[0, 0],
+                             pads_end=[0, 0], auto_pad="explicit"), np.ones((1, 6, 1, 1), np.float32))
+        return op("Relu", op("Add", main, short))
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    types = [c.type for c in _plan(ex).calls]
+    assert "Add" not in types, _plan(ex).describe()
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_views_and_outputs() -> None:
+    """A Split feeding convolutions (strided views reordered for them), a Reshape of a channels-last value, and
+    outputs that are views, the same value twice, or the model input."""
+    x = randn(1, 8, 6, 6)
+
+    def build(p):  # noqa: ANN001, ANN202
+        a, b = make_split(p)
+        ya = _conv_block(a, 4, 4, 7)
+        yb = _conv_block(b, 4, 4, 8)
+        cat = op("Concat", ya, yb, axis=1)
+        flat = op("Reshape", cat, np.array([1, -1], np.int64), special_zero=False)
+        return [flat, cat, cat, a, p]
+
+    def make_split(p):  # noqa: ANN001, ANN202
+        from irforge.ir.graph import constant, make
+
+        n = make("VariadicSplit", [p, constant(np.array(1, np.int64)), constant(np.array([4, 4], np.int64))])
+        return n.output(0), n.output(1)
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    want = run_ref(model, [x])
+    for g, w in zip(got, want):
+        assert g.flags.c_contiguous and g.shape == w.shape
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
+    assert got[1] is not got[2] and not np.shares_memory(got[1], got[2])
+
+
+def test_outputs_are_fresh_arrays_and_inputs_are_not_written() -> None:
+    x = randn(1, 3, 8, 8)
+    model = graph(lambda p: _conv_block(p, 3, 5, 9), x)
+    ex = CPUExecutable(model, cpu_config())
+    runner = ex.create_runner()
+    keep = x.copy()
+    first = runner.run([x])[0]
+    second = runner.run([x * 2])[0]
+    assert not np.shares_memory(first, second)
+    assert not np.allclose(first, second)
+    assert np.array_equal(x, keep)
+
+
+def test_runners_in_parallel_threads() -> None:
+    x = randn(1, 4, 16, 16)
+    model = graph(lambda p: _conv_block(_conv_block(p, 4, 8, 10), 8, 8, 11), x)
+    ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
+    inputs = [randn(1, 4, 16, 16) for _ in range(4)]
+    want = [run_ref(model, [a])[0] for a in inputs]
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        runner = ex.create_runner()
+        for _ in range(20):
+            got = runner.run([inputs[k]])[0]
+            if not np.allclose(got, want[k], rtol=1e-4, atol=1e-4):
+                errors.append(f"runner {k}")
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_the_memory_plan_reuses_buffers() -> None:
+    """Eight convolutions in a chain need two activation blocks (input and output of each), not eight."""
+    x = randn(1, 8, 16, 16)
+
+    def build(p):  # noqa: ANN001, ANN202
+        y = p
+        for i in range(8):
+            y = _conv_block(y, 8, 8, 20 + i)
+        return y
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    plan = _plan(ex)
+    one = 8 * 16 * 16 * 4
+    assert len(plan.blocks) == 2 and sum(plan.blocks) == 2 * one, plan.blocks
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_what_it_does_not_run_goes_to_the_torch_executor_with_the_reason() -> None:
+    x = randn(1, 3, 8, 8)
+    model = graph(lambda p: op("Erf", _conv_block(p, 3, 4, 12)), x)
+    ex, got = _native(model, [x])
+    assert not getattr(_plan(ex), "native", False)
+    assert ex.native_declined is not None and "(Erf)" in ex.native_declined
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+    ex, _ = _native(graph(lambda p: _conv_block(p, 3, 4, 12), x), [x], {"INFERENCE_PRECISION_HINT": "bf16"})
+    assert "INFERENCE_PRECISION_HINT bf16" in (ex.native_declined or "")
+
+
+def test_forcing_the_native_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = randn(1, 3, 8, 8)
+    monkeypatch.setenv("IRFORGE_CPU_EXECUTOR", "native")
+    with pytest.raises(OptionError, match=r"native executor cannot run this model: node '.*' \(Erf\)"):
+        CPUExecutable(graph(lambda p: op("Erf", p), x), cpu_config())
+    monkeypatch.setenv("IRFORGE_CPU_EXECUTOR", "fastest")
+    with pytest.raises(OptionError, match="IRFORGE_CPU_EXECUTOR: expected one of auto, native, torch, got 'fastest'"):
+        CPUExecutable(graph(lambda p: op("Relu", p), x), cpu_config())
+
+
+_NO_TORCH = """
+import sys
+import numpy as np
+import irforge
+core = irforge.Core()
+model = core.read_model(sys.argv[1])
+compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+out = compiled.create_infer_request().infer([np.ones((1, 3, 8, 8), np.float32)])
+assert "torch" not in sys.modules, "torch was imported"
+print(float(np.asarray(list(out.values())[0]).sum()))
+"""
+
+
+def test_reading_compiling_and_running_an_ir_imports_no_torch(tmp_path: Path) -> None:
+    x = np.ones((1, 3, 8, 8), np.float32)
+    model = graph(lambda p: op("MaxPool", _conv_block(p, 3, 4, 13), kernel=[2, 2], strides=[2, 2],
+                                pads_begin=[0, 0], pads_end=[0, 0], auto_pad="explicit", rounding_type="floor"), x)
+    xml = tmp_path / "m.xml"
+    irforge.save_model(model, xml, compress_to_fp16=False)
+    done = subprocess.run([sys.executable, "-c", _NO_TORCH, str(xml)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert abs(float(done.stdout.strip()) - float(run_ref(model, [x])[0].sum())) < 1e-3
+
+
+@pytest.mark.parametrize("coords,nearest", [("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"),
+                                            ("pytorch_half_pixel", "round_prefer_ceil")])
+def test_integer_factor_nearest_upsampling(coords: str, nearest: str) -> None:
+    x = randn(1, 4, 5, 6)
+
+    def build(p):  # noqa: ANN001, ANN202
+        return op("Interpolate", _conv_block(p, 4, 4, 14), np.array([2.0, 3.0], np.float32),
+                  np.array([2, 3], np.int64), mode="nearest", shape_calculation_mode="scales",
+                  coordinate_transformation_mode=coords, nearest_mode=nearest, antialias=False,
+                  pads_begin=[0], pads_end=[0], cube_coeff=-0.75)
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    assert "Interpolate" in [c.type for c in _plan(ex).calls]
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
