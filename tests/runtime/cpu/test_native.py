@@ -44,8 +44,8 @@ def _conv_block(x: irforge.ir.graph.Output, cin: int, cout: int, seed: int) -> i
     return op("Relu", op("Add", y, b))
 
 
-@pytest.mark.parametrize("name", ["resnet", "mobilenetv3"])
-def test_zoo_cnns_run_natively_and_match_ref(zoo_ir, name: str) -> None:
+@pytest.mark.parametrize("name", ["resnet", "mobilenetv3", "bert"])
+def test_zoo_models_run_natively_and_match_ref(zoo_ir, name: str) -> None:
     from tests.models import zoo
 
     conv = zoo_ir(name, 17)
@@ -244,3 +244,24 @@ def test_integer_factor_nearest_upsampling(coords: str, nearest: str) -> None:
     assert getattr(_plan(ex), "native", False), ex.native_declined
     assert "Interpolate" in [c.type for c in _plan(ex).calls]
     assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_without_the_library_the_torch_executor_runs_and_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irforge.runtime.devices.cpu import executable
+    from irforge.runtime.devices.cpu.native import dnnl
+
+    monkeypatch.setenv("IRFORGE_DNNL_LIBRARY", "/nonexistent/libdnnl.so.3")
+    monkeypatch.setattr(executable, "_WARNED", set())
+    dnnl.library.cache_clear()
+    try:
+        x = randn(1, 3, 8, 8)
+        model = graph(lambda p: _conv_block(p, 3, 4, 15), x)
+        with pytest.warns(RuntimeWarning, match="native executor unavailable.*oneDNN library not found") as caught:
+            ex, got = _native(model, [x])
+            _native(model, [x])
+        assert len(caught) == 1
+        assert not getattr(_plan(ex), "native", False)
+        assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+    finally:
+        monkeypatch.delenv("IRFORGE_DNNL_LIBRARY")
+        dnnl.library.cache_clear()

@@ -16,6 +16,7 @@ GFLOP) and ResNet-50 (8.2 GFLOP) gain or break even."""
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 
 import os
@@ -88,14 +89,17 @@ class CPUExecutable:
         if self.config.precision != "f32":
             reason = f"INFERENCE_PRECISION_HINT {self.config.precision} (the native executor computes in f32)"
         else:
-            from irforge.runtime.devices.cpu.native.dnnl import DnnlError
+            from irforge.runtime.devices.cpu.native.dnnl import DnnlError, DnnlUnavailable
             from irforge.runtime.devices.cpu.native.values import Unsupported
 
             try:
                 from irforge.runtime.devices.cpu.native.plan import build_plan
 
                 return build_plan(spec, threads)
-            except (Unsupported, DnnlError) as e:
+            except DnnlUnavailable as e:  # no library here: said once, in one line
+                reason = str(e)
+                _warn_once(reason)
+            except (Unsupported, DnnlError) as e:  # an op it does not run, or a primitive oneDNN refused
                 reason = str(e)
         self.native_declined = reason
         if self.executor == "native":
@@ -126,6 +130,16 @@ class CPUExecutable:
 
     def create_runner(self, profile: bool = False, threads: int | None = None) -> CPURunner:
         return CPURunner(self, profile, threads or self.config.threads)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(reason: str) -> None:
+    if reason not in _WARNED and len(_WARNED) < 16:
+        _WARNED.add(reason)
+        warnings.warn(f"irforge CPU: native executor unavailable, using the torch executor: {reason}",
+                      RuntimeWarning, stacklevel=3)
 
 
 def executor_choice() -> str:

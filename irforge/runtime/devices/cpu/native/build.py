@@ -25,7 +25,8 @@ Matcher = Callable[["Builder", Node], Any]
 LOWERINGS: dict[str, Lowering] = {}  # op type -> lowering (ops.py registers them)
 MATCHERS: dict[str, Matcher] = {}  # op type -> the fused chain it absorbs (an object with `.nodes`)
 NATIVE_TYPES = ("f32",)
-VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine  # element types of the values the native executor computes with
+VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine
+NUMPY_OPS = ("Gather", "Convert")  # NumPy steps: any element type in (Builder.numpy_call)  # element types of the values the native executor computes with
 
 
 def matches(*types: str) -> Callable[[Matcher], Matcher]:
@@ -117,6 +118,21 @@ class Builder:
                 b.first = index
             b.last = index
         self.calls.append(Call(prim, args, node.name, node.type, f"{exec_type}:{prim.impl}"))
+        for _, v in args:
+            v.md  # noqa: B018 - Unsupported now (naming the node) for a value oneDNN cannot read
+
+    def numpy_call(self, fn: Callable[..., None], ins: list[Value], outs: list[Value], exec_type: str) -> None:
+        """Append a NumPy step: fn(*input arrays, *output arrays) (views of the plan's buffers) writes the outputs;
+        for the ops oneDNN has no primitive for (gathers, type conversions), cheap next to the model."""
+        node = self.node
+        assert node is not None
+        index = len(self.calls)
+        for v in ins + outs:
+            if v.buf.first < 0:
+                v.buf.first = index
+            v.buf.last = index
+        self.calls.append(Call(None, [(0, v) for v in ins] + [(1, v) for v in outs], node.name, node.type,
+                               f"{exec_type}:numpy", fn))
 
     def reorder_to(self, v: Value, strides: tuple[int, ...]) -> Value:
         """`v` stored densely with `strides` (itself when it already is)."""
@@ -185,16 +201,21 @@ def precheck(spec: Specialized) -> None:
     for node in spec.ops:
         if node.type not in LOWERINGS:
             raise Unsupported(f"node '{node.name}' ({node.type}): no native lowering")
+        typed = node.type not in VIEWS and node.type not in NUMPY_OPS  # values oneDNN reads or writes
         for o in list(node.outputs) + g.runtime_inputs(node):
             if not o.shape.is_static:
                 raise Unsupported(f"node '{node.name}' ({node.type}): a dynamic value")
             if 0 in o.shape.to_shape() and node.type not in VIEWS:
                 raise Unsupported(f"node '{node.name}' ({node.type}): an empty value")
-            if o.element_type.name not in NATIVE_TYPES and (g.uses(o) or g.is_output(o)):
-                raise Unsupported(f"node '{node.name}' ({node.type}): {o.element_type.name} output")
+            if typed and o.element_type.name not in NATIVE_TYPES and (o.node is not node or g.uses(o) or
+                                                                     g.is_output(o)):
+                raise Unsupported(f"node '{node.name}' ({node.type}): {o.element_type.name} value")
     for p in spec.model.inputs:
-        if p.element_type.name not in NATIVE_TYPES:
+        if p.element_type.dtype is None or p.element_type.dtype.kind not in "fiub":
             raise Unsupported(f"input '{p.name}': {p.element_type.name}")
+    for o in spec.model.outputs:
+        if o.element_type.name not in NATIVE_TYPES:
+            raise Unsupported(f"output '{o.name}': {o.element_type.name}")
 
 
 def build(spec: Specialized) -> Builder:
@@ -203,9 +224,10 @@ def build(spec: Specialized) -> Builder:
     b = Builder(spec)
     for k, p in enumerate(spec.model.inputs):
         shape = tuple(p.shape.to_shape())
-        buf = Buffer(max(1, int(np.prod(shape, dtype=np.int64))) * 4, "input", index=k)
+        dtype = np.dtype(p.element_type.dtype)
+        buf = Buffer(max(1, int(np.prod(shape, dtype=np.int64))) * dtype.itemsize, "input", index=k)
         b.buffers.append(buf)
-        b.define(p, Value(shape, row_major(shape), np.dtype(np.float32), buf))
+        b.define(p, Value(shape, row_major(shape), dtype, buf))
     topo = {n.uid: i for i, n in enumerate(spec.ops)}
     order = []
     for node in spec.ops:  # match: each root with the chain it absorbs
@@ -235,8 +257,6 @@ def bind_outputs(b: Builder) -> None:
     value is a view, shares its buffer with another output or an input, or is a constant."""
     taken: set[int] = set()
     for k, out in enumerate(b.spec.model.outputs):
-        if out.element_type.name not in NATIVE_TYPES:
-            raise Unsupported(f"output '{out.name}': {out.element_type.name}")
         v = b.value(out)
         shape = tuple(out.shape.to_shape())
         whole = v.is_row_major and v.offset == 0 and v.buf.kind == "slot" and v.buf.nbytes == v.nbytes and \

@@ -64,6 +64,10 @@ class DnnlError(RuntimeError):
     pass
 
 
+class DnnlUnavailable(DnnlError):
+    """The library (or the OpenMP runtime it needs) cannot be loaded here."""
+
+
 class ExecArg(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_int), ("memory", _vp)]
 
@@ -153,7 +157,7 @@ class Library:
         v = self.version().contents
         self.version_tuple = (v.major, v.minor, v.patch)
         if v.major != 3:
-            raise DnnlError(f"{path}: oneDNN {v.major}.{v.minor} found, the native CPU executor needs oneDNN 3.x")
+            raise DnnlUnavailable(f"{path}: oneDNN {v.major}.{v.minor} found, the native CPU executor needs oneDNN 3.x")
         engine = _vp()
         check(self.engine_create(ctypes.byref(engine), ENGINE_CPU, 0), "dnnl_engine_create")
         self.engine = engine
@@ -174,7 +178,7 @@ def library() -> Library:
                 tried.append(f"{path} ({e})")
         else:
             tried.append(f"{path} (absent)")
-    raise DnnlError("oneDNN library not found (install the onednn-cpu-gomp wheel or set IRFORGE_DNNL_LIBRARY): "
+    raise DnnlUnavailable("oneDNN library not found (install the onednn-cpu-gomp wheel or set IRFORGE_DNNL_LIBRARY): "
                     + "; ".join(tried))
 
 

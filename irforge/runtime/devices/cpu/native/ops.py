@@ -226,7 +226,7 @@ def unary(b: Builder, node: Node) -> None:
         if act is None:
             raise b.unsupported("an activation oneDNN does not compute")
         alg, alpha, beta = eltwise_of(act)
-    x = b.value(node.inputs[0])
+    x = _dense_value(b, b.value(node.inputs[0]))
     dst = b.like(x)
     lib = dnnl.library()
     attr = dnnl.Attr()
@@ -260,6 +260,8 @@ def binary(b: Builder, node: Node) -> None:
         raise b.unsupported("integer division")
     out_shape = _out_shape(node)
     r = len(out_shape)
+    if _scalar_form(b, node, out_shape):
+        return
     x0, x1 = (_lead(b.value(i), r) for i in node.inputs)
     if x0.shape != out_shape:
         if node.type not in _COMMUTATIVE or x1.shape != out_shape:
@@ -285,8 +287,51 @@ def binary(b: Builder, node: Node) -> None:
     b.define(out, dst)
 
 
+def _scalar_form(b: Builder, node: Node, out_shape: tuple[int, ...]) -> bool:
+    """x op c (or c op x) with a scalar constant c, for +, -, * and /: oneDNN's linear eltwise (a*x + b), which
+    also takes the broadcast-first forms the binary primitive does not (1 - mask)."""
+    if node.type not in ("Add", "Subtract", "Multiply", "Divide"):
+        return False
+    consts = [b.g.const(i) for i in node.inputs]
+    k = next((i for i in (1, 0) if consts[i] is not None and consts[i].size == 1), None)
+    if k is None or consts[1 - k] is not None or tuple(node.inputs[1 - k].shape.to_shape()) != out_shape:
+        return False
+    c = float(np.asarray(consts[k]).reshape(-1)[0])
+    if node.type == "Add":
+        alpha, beta = 1.0, c
+    elif node.type == "Multiply":
+        alpha, beta = c, 0.0
+    elif node.type == "Subtract":
+        alpha, beta = (1.0, -c) if k == 1 else (-1.0, c)
+    elif k == 1 and c != 0.0:
+        alpha, beta = 1.0 / c, 0.0
+    else:
+        return False
+    x = b.value(node.inputs[1 - k])
+    attr = dnnl.Attr()
+    out, suffix = node.outputs[0], ""
+    chain = b.matched.pop(node.uid, None)
+    if chain is not None:
+        attr.eltwise(*eltwise_of(chain.act))
+        out, suffix = chain.out, "+" + chain.act.attr
+    x = _dense_value(b, x)
+    dst = b.like(x)
+    lib = dnnl.library()
+    prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, ELTWISE["linear"], x.md.handle, dst.md.handle, alpha, beta,
+                     attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"linear_{_BINARY[node.type]}{suffix}")
+    b.define(out, dst)
+    return True
+
+
 def _dense(v: Value) -> bool:
     return v.is_row_major or v.is_channels_last
+
+
+def _dense_value(b: Builder, v: Value) -> Value:
+    """`v`, or a row-major copy of a strided view (oneDNN's eltwise writes its source's layout)."""
+    return v if _dense(v) else b.reorder_to(v, row_major(v.shape))
 
 
 # ---------------------------------------------------------------- pooling and reductions
@@ -476,4 +521,133 @@ def interpolate(b: Builder, node: Node) -> None:
     prim = Primitive(f"{b._where()}: resampling", lib.resampling_forward_primitive_desc_create, lib.engine,
                      dnnl.FORWARD_INFERENCE, dnnl.RESAMPLING_NEAREST, fs, x.md.handle, dst.md.handle, attr.finish())
     b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], "resample_nearest")
+    b.define(node.outputs[0], dst)
+
+
+# ---------------------------------------------------------------- NumPy steps (no oneDNN primitive)
+@lowers("Gather", "Convert")
+def reference_step(b: Builder, node: Node) -> None:
+    """The op's own reference kernel as a step over the plan's buffers (embedding lookups, mask conversions:
+    small next to the model, and the semantics stay in one place, the IR op)."""
+    if node.type == "Convert" and not (node.outputs[0].element_type.name == "f32" and
+                                       node.inputs[0].element_type.dtype.kind in "biu"):
+        raise b.unsupported("only integer or boolean to f32 conversions run as NumPy steps")
+    runtime = [i for i, src in enumerate(node.inputs) if b.g.is_runtime(src)]
+    consts = [b.g.const(src) for src in node.inputs]
+    ins = [b.value(node.inputs[i]) for i in runtime]
+    outs = [b.new(_out_shape(node, k), dtype=np.dtype(o.element_type.dtype)) for k, o in enumerate(node.outputs)]
+    evaluate, n = node.op.evaluate, len(ins)
+
+    def fn(*arrays: np.ndarray) -> None:
+        args = list(consts)
+        for i, a in zip(runtime, arrays[:n]):
+            args[i] = a
+        for out, got in zip(arrays[n:], evaluate(node, args)):  # type: ignore[arg-type]
+            out[...] = got
+    b.numpy_call(fn, ins, outs, node.type.lower())
+    for o, v in zip(node.outputs, outs):
+        b.define(o, v)
+
+
+# ---------------------------------------------------------------- normalization and attention
+@lowers("MVN")
+def mvn(b: Builder, node: Node) -> None:
+    """MVN over the last axis with the variance inside the square root is oneDNN's layer normalization; a
+    per-channel Multiply/Add chain after it becomes its scale and shift."""
+    from irforge.runtime.devices.cpu.fusion import fold_affine, same_value_type
+
+    axes_value = b.g.const(node.inputs[1])
+    x = b.value(node.inputs[0])
+    r = len(x.shape)
+    axes = sorted({int(a) % r for a in np.asarray(axes_value).reshape(-1)}) if axes_value is not None and r else []
+    if not axes or axes != list(range(axes[0], r)):
+        raise b.unsupported("axes other than the trailing ones")
+    if not node.attrs["normalize_variance"] or node.attrs["eps_mode"] != "INSIDE_SQRT":
+        raise b.unsupported("no variance, or eps outside the square root")
+    d = int(np.prod(x.shape[axes[0]:]))
+    scale: np.ndarray | None = None
+    shift: np.ndarray | None = None
+    out = node.outputs[0]
+    while len(axes) == 1:  # a per-channel affine of the last axis follows (LayerNorm's gamma and beta)
+        use = b.g.sole_consumer(out)
+        if use is None or not same_value_type(use[0], out):
+            break
+        folded = fold_affine(use[0], use[1], b.g, r, r - 1, d, scale, shift)
+        if folded is None:
+            break
+        scale, shift = folded
+        b.g.claimed.add(use[0].uid)
+        out = use[0].outputs[0]
+    shape = x.shape
+    x = b.reorder_to(x, row_major(x.shape)).view((int(np.prod(shape[:axes[0]])), d))
+    dst = b.new(x.shape)
+    flags = (dnnl.USE_SCALE if scale is not None else 0) | (dnnl.USE_SHIFT if shift is not None or scale is not None
+                                                          else 0)
+    args = [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)]
+    if flags:
+        args.append((dnnl.ARG_SCALE, b.constant((scale if scale is not None else np.ones(d)).astype(np.float32))))
+        args.append((dnnl.ARG_SHIFT, b.constant((shift if shift is not None else np.zeros(d)).astype(np.float32))))
+    lib = dnnl.library()
+    attr = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: layer normalization", lib.layer_normalization_forward_primitive_desc_create,
+                     lib.engine, dnnl.FORWARD_INFERENCE, x.md.handle, dst.md.handle, None,
+                     float(node.attrs["eps"]), flags, attr.finish())
+    b.call(prim, args, "layer_norm" + ("+affine" if flags else ""))
+    b.define(out, dst.view(shape))
+
+
+@lowers("ScaledDotProductAttention")
+def attention(b: Builder, node: Node) -> None:
+    """softmax(Q K^T * scale + mask) V as matmul (scale and mask as its post-ops; K read transposed in place),
+    softmax and matmul."""
+    q, k, v = (b.value(i) for i in node.inputs[:3])
+    r = len(q.shape)
+    if r < 2 or len(k.shape) != r or len(v.shape) != r:
+        raise b.unsupported("operands of different ranks")
+    if len(node.inputs) > 4:
+        s = b.g.const(node.inputs[4])
+        if s is None or s.size != 1:
+            raise b.unsupported("a runtime scale")
+        scale = float(np.asarray(s).reshape(-1)[0])
+    else:
+        scale = 1.0 / float(np.sqrt(q.shape[-1]))
+    length, source = q.shape[-2], k.shape[-2]
+    scores_shape = tuple(max(a, c) for a, c in zip(q.shape[:-2], k.shape[:-2])) + (length, source)
+    mask: Value | None = None
+    if node.attrs["causal"]:
+        mask = b.constant(np.triu(np.full((length, source), -np.inf, np.float32), k=1))
+    elif len(node.inputs) > 3:
+        if node.inputs[3].element_type.name != "f32":
+            raise b.unsupported("a non-f32 mask")
+        mask = b.value(node.inputs[3])
+    attr = dnnl.Attr()
+    attr.eltwise(ELTWISE["linear"], scale, 0.0)
+    args: list[tuple[int, Value]] = []
+    if mask is not None:
+        mask = _lead(mask, len(scores_shape))
+        if len(mask.shape) != len(scores_shape) or any(m not in (1, s) for m, s in zip(mask.shape, scores_shape)):
+            raise b.unsupported("a mask that does not broadcast to the scores")
+        idx = attr.binary(dnnl.BINARY["add"], mask.md)
+        args.append((dnnl.arg_post_op(idx) | dnnl.ARG_SRC_1, mask))
+    lib = dnnl.library()
+    q = _matmul_operand(b, q)
+    kt = _swap_last(k)
+    if not (kt.strides[-1] == 1 or kt.strides[-2] == 1):
+        kt = _swap_last(b.reorder_to(k, row_major(k.shape)))
+    scores = b.new(scores_shape)
+    prim = Primitive(f"{b._where()}: attention scores", lib.matmul_primitive_desc_create, lib.engine, q.md.handle,
+                     kt.md.handle, None, scores.md.handle, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)] + args, "sdpa_scores")
+    probs = b.new(scores_shape)
+    attr2 = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: attention softmax", lib.softmax_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, dnnl.SOFTMAX_ACCURATE, scores.md.handle, probs.md.handle,
+                     len(scores_shape) - 1, attr2.finish())
+    b.call(prim, [(dnnl.ARG_SRC, scores), (dnnl.ARG_DST, probs)], "sdpa_softmax")
+    v = _matmul_operand(b, v)
+    dst = b.new(_out_shape(node))
+    attr3 = dnnl.Attr()
+    prim = Primitive(f"{b._where()}: attention output", lib.matmul_primitive_desc_create, lib.engine,
+                     probs.md.handle, v.md.handle, None, dst.md.handle, attr3.finish())
+    b.call(prim, [(dnnl.ARG_SRC, probs), (dnnl.ARG_WEIGHTS, v), (dnnl.ARG_DST, dst)], "sdpa_output")
     b.define(node.outputs[0], dst)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,19 +23,34 @@ from irforge.runtime.devices.cpu.native.values import Call, Value
 if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.specialize import Specialized
 
-_gomp = ctypes.CDLL("libgomp.so.1")  # the OpenMP runtime libdnnl runs on (torch's copy where torch loaded first)
-_gomp.omp_get_max_threads.restype = ctypes.c_int
-_gomp.omp_set_num_threads.argtypes = [ctypes.c_int]
+class _OpenMP:
+    """The OpenMP runtime libdnnl runs on (torch's copy where torch was loaded first: one runtime either way)."""
+
+    def __init__(self) -> None:
+        try:
+            lib = ctypes.CDLL("libgomp.so.1")
+        except OSError as e:
+            raise dnnl.DnnlUnavailable(f"GNU OpenMP (libgomp.so.1), which libdnnl runs on, did not load: {e}") from e
+        self.get = lib.omp_get_max_threads
+        self.get.restype = ctypes.c_int
+        self.set = lib.omp_set_num_threads
+        self.set.argtypes = [ctypes.c_int]
+
+
+@lru_cache(maxsize=1)
+def openmp() -> _OpenMP:
+    return _OpenMP()
 
 
 def build_plan(spec: "Specialized", threads: int) -> "NativePlan":
     """Build under the thread count the plan runs with: oneDNN kernels size their work split by it when created."""
-    previous = _gomp.omp_get_max_threads()
-    _gomp.omp_set_num_threads(threads)
+    omp = openmp()
+    previous = omp.get()
+    omp.set(threads)
     try:
         return NativePlan(build(spec), threads)
     finally:
-        _gomp.omp_set_num_threads(previous)
+        omp.set(previous)
 
 
 class NativePlan:
@@ -44,9 +60,10 @@ class NativePlan:
         self.calls: list[Call] = b.calls
         self.buffers = b.buffers
         self.blocks, self.where = plan_memory(b.buffers)
-        self.scratch_bytes = max([c.prim.scratchpad_bytes for c in b.calls], default=0)
+        self.scratch_bytes = max([c.prim.scratchpad_bytes for c in b.calls if c.prim is not None], default=0)
         self.outputs = [(tuple(o.shape.to_shape()), o.element_type.dtype) for o in b.spec.model.outputs]
-        self.n_inputs = len(b.spec.model.inputs)
+        self.inputs = [np.dtype(p.element_type.dtype) for p in b.spec.model.inputs]
+        self.n_inputs = len(self.inputs)
         self.threads = threads
 
     @property
@@ -66,6 +83,7 @@ class NativeRunner:
         self.plan = plan
         self._lib = lib
         self._execute = lib.primitive_execute
+        self._omp = openmp()
         stream = ctypes.c_void_p()
         dnnl.check(lib.stream_create(ctypes.byref(stream), lib.engine, dnnl.STREAM_DEFAULT_FLAGS), "stream")
         self._stream = stream.value
@@ -74,8 +92,12 @@ class NativeRunner:
         self._memories: dict[int, dnnl.Memory] = {}
         self._keep: list[object] = []
         self._bindings: list[tuple[str, int, int, dnnl.Memory]] = []  # (kind, index, offset, memory) set per run
-        self._calls: list[tuple[int, int, object]] = []
+        self._calls: list[tuple[int, int, object, object]] = []  # (primitive, nargs, args, NumPy step)
+        self._run_arrays: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # this run's inputs, outputs
         for c in plan.calls:
+            if c.prim is None:
+                self._calls.append((0, 0, None, self._numpy_step(c)))
+                continue
             args = [(a, self._memory(v).handle) for a, v in c.args]
             if c.prim.scratchpad_bytes:
                 m = dnnl.Memory(c.prim.scratchpad, self._scratch.ctypes.data)  # type: ignore[arg-type]
@@ -83,7 +105,7 @@ class NativeRunner:
                 args.append((dnnl.ARG_SCRATCHPAD, m.handle))
             arr = (dnnl.ExecArg * len(args))(*args)
             self._keep.append(arr)
-            self._calls.append((c.prim.handle, len(args), ctypes.cast(arr, ctypes.c_void_p)))
+            self._calls.append((c.prim.handle, len(args), ctypes.cast(arr, ctypes.c_void_p), None))
         self._inputs = [[(off, m) for kind, k, off, m in self._bindings if kind == "input" and k == i]
                         for i in range(plan.n_inputs)]
         self._outputs = [[(off, m) for kind, k, off, m in self._bindings if kind == "output" and k == i]
@@ -94,6 +116,31 @@ class NativeRunner:
         if getattr(self, "_stream", None):
             self._lib.cdll.dnnl_stream_destroy(ctypes.c_void_p(self._stream))
             self._stream = None
+
+    def _array(self, v: Value) -> "Callable[[], np.ndarray]":
+        """A getter of `v` as a NumPy array over the plan's memory (the run's own array for inputs/outputs)."""
+        strides = tuple(s * v.dtype.itemsize for s in v.strides)
+        buf = v.buf
+        if buf.kind in ("input", "output"):
+            k, kind = buf.index, 0 if buf.kind == "input" else 1
+            runs = self._run_arrays
+            return lambda: np.ndarray(v.shape, v.dtype, buffer=runs[kind][k], offset=v.offset, strides=strides)
+        if buf.kind == "const":
+            base = buf.array
+        else:
+            blk, off = self.plan.where[id(buf)]
+            base = self._blocks[blk][off:]
+        arr = np.ndarray(v.shape, v.dtype, buffer=base, offset=v.offset, strides=strides)  # type: ignore[arg-type]
+        return lambda: arr
+
+    def _numpy_step(self, c: Call) -> "Callable[[], None]":
+        fn = c.fn
+        assert fn is not None
+        getters = [self._array(v) for _, v in c.args]
+
+        def step() -> None:
+            fn(*[g() for g in getters])
+        return step
 
     def _memory(self, v: Value) -> dnnl.Memory:
         m = self._memories.get(id(v))
@@ -114,9 +161,9 @@ class NativeRunner:
 
     def run(self, inputs: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
         plan = self.plan
-        if _gomp.omp_get_max_threads() != plan.threads:
-            _gomp.omp_set_num_threads(plan.threads)
-        arrays = [np.ascontiguousarray(a, np.float32) for a in inputs]
+        if self._omp.get() != plan.threads:
+            self._omp.set(plan.threads)
+        arrays = [np.ascontiguousarray(a, t) for a, t in zip(inputs, plan.inputs)]
         for arr, mems in zip(arrays, self._inputs):
             base = arr.ctypes.data
             for off, m in mems:
@@ -126,19 +173,36 @@ class NativeRunner:
             base = arr.ctypes.data
             for off, m in mems:
                 m.set(base + off)
+        self._run_arrays[0][:] = arrays
+        self._run_arrays[1][:] = outs
         execute, stream = self._execute, self._stream
         if profile:
             self.counts = []
-            for (prim, n, args), c in zip(self._calls, plan.calls):
+            for (prim, n, args, py), c in zip(self._calls, plan.calls):
                 t = time.perf_counter()
-                self._check(execute(prim, stream, n, args), c)
+                if py is None:
+                    self._check(execute(prim, stream, n, args), c)
+                else:
+                    self._numpy(py, c)
                 self.counts.append(PerfCount(c.name, c.type, c.exec_type, time.perf_counter() - t))
         else:
-            for i, (prim, n, args) in enumerate(self._calls):
-                status = execute(prim, stream, n, args)
-                if status:
-                    self._check(status, plan.calls[i])
+            for i, (prim, n, args, py) in enumerate(self._calls):
+                if py is None:
+                    status = execute(prim, stream, n, args)
+                    if status:
+                        self._check(status, plan.calls[i])
+                else:
+                    self._numpy(py, plan.calls[i])
+        self._run_arrays[0][:] = []
+        self._run_arrays[1][:] = []
         return outs
+
+    @staticmethod
+    def _numpy(step: "Callable[[], None]", c: Call) -> None:
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - a bad index or value names the step
+            raise InferenceError(f"node '{c.name}' ({c.type}, {c.exec_type}) failed: {e}") from e
 
     @staticmethod
     def _check(status: int, c: Call) -> None:

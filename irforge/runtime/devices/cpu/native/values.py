@@ -9,6 +9,7 @@ buffer with another descriptor. Weights alone take oneDNN's blocked formats (cho
 once at build time)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +63,11 @@ class Value:
 
     @property
     def md(self) -> MemoryDesc:
+        """The oneDNN descriptor (Unsupported for element types oneDNN has none of: such values are read only by
+        NumPy steps)."""
         if self._md is None:
+            if self.dtype not in DATA_TYPES:
+                raise Unsupported(f"a {self.dtype} value reaches a oneDNN primitive")
             self._md = MemoryDesc.strided(self.shape, DATA_TYPES[self.dtype], self.strides)
         return self._md
 
@@ -89,8 +94,9 @@ class Value:
 
 @dataclass
 class Call:
-    prim: Primitive
-    args: list[tuple[int, Value]]  # (DNNL_ARG_*, value)
+    prim: Primitive | None  # None: a NumPy step (`fn`)
+    args: list[tuple[int, Value]]  # (DNNL_ARG_*, value); a NumPy step: (0, input) ... then (1, output) ...
     name: str
     type: str
     exec_type: str
+    fn: Callable[..., None] | None = None  # a NumPy step: fn(*inputs, *outputs) writes its outputs' arrays
