@@ -95,7 +95,7 @@ class Builder:
     def like(self, v: Value, shape: tuple[int, ...] | None = None) -> Value:
         """A fresh activation in `v`'s storage order (channels-last or row-major; its shape by default)."""
         shape = v.shape if shape is None else shape
-        if v.is_channels_last and not v.is_row_major:
+        if v.is_channels_last and not v.is_row_major or channel_minor(v):
             return self.new(shape, channels_last(shape))
         return self.new(shape)
 
@@ -178,6 +178,11 @@ class Builder:
 
     def unsupported(self, why: str) -> Unsupported:
         return Unsupported(f"{self._where()}: {why}")
+
+
+def channel_minor(v: Value) -> bool:
+    """A view of a channels-last value (a Split part, a channel Slice): channels innermost, not dense."""
+    return len(v.shape) >= 3 and v.shape[1] > 1 and v.strides[1] == 1 and not v.is_row_major
 
 
 def _aligned(nbytes: int, align: int = 64) -> np.ndarray:
