@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when torch loads: set before importing it
+import irforge.runtime.devices.cpu  # noqa: E402,F401 - first: its GNU OpenMP default applies (read on load)
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
@@ -369,7 +369,7 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     print(f"threads {args.threads}, rounds {args.rounds}, calibration samples {args.samples}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, load average at start {os.getloadavg()}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, load average at start {os.getloadavg()}")
     rows, cpu_rows = [], []
     for bm in MODELS:
         if bm.name not in INT8_MODELS or (args.only and bm.name not in args.only):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when torch loads: set before importing it
+import irforge.runtime.devices.cpu  # noqa: E402,F401 - first: its GNU OpenMP default applies (read on load)
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402

@@ -14,9 +14,9 @@ ratios irforge/OpenVINO (f32 and bf16), irforge/ORT and irforge/PyTorch, and the
 timed in interleaved rounds (one inference each per round), so load from other processes hits them alike. Also
 printed: the CPU device's per-step overhead, from a chain of tiny ops.
 
-GNU OpenMP (irforge's and PyTorch's threads) runs with OMP_WAIT_POLICY=PASSIVE unless the environment says
-otherwise: on a shared, oversubscribed machine its default spin-waiting makes 2-thread runs slower than 1-thread
-ones (see irforge/runtime/devices/cpu/__init__.py). OpenVINO (TBB) and ONNX Runtime have their own pools.
+GNU OpenMP (irforge's and PyTorch's threads) runs with irforge's default short spin (GOMP_SPINCOUNT=5000) unless the
+environment says otherwise: on a shared, oversubscribed machine libgomp's long default spin makes 2-thread runs
+slower than 1-thread ones (see irforge/runtime/devices/cpu/__init__.py). OpenVINO (TBB) and ONNX Runtime have their own pools.
 `--single-thread-cpu` adds a table that is robust to other processes' load: process CPU time per inference of
 irforge f32, ONNX Runtime and OpenVINO f32, each with 1 thread.
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when torch loads: set before importing it
+import irforge.runtime.devices.cpu  # noqa: E402,F401 - first: its GNU OpenMP default applies (read on load)
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
@@ -355,7 +355,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(cpu_description())
-    print(f"threads {args.threads}, rounds {args.rounds}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+    print(f"threads {args.threads}, rounds {args.rounds}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, "
           f"load average at start {os.getloadavg()}")
     rows = []
     cpu_rows = []

@@ -47,18 +47,24 @@ Threads (measured with torch 2.13 / GNU OpenMP on this 2-core AVX2 machine):
   threads then run truly in parallel (torch releases the GIL inside ops; 1-thread OpenMP regions run inline).
 * oneDNN's brgconv kernels pick their weight blocking from the thread count, so weights prepacked under 2 threads
   are reordered on every call by a 1-thread runner (3x slower). Plans are keyed by (input shapes, threads).
-* GNU OpenMP's default spin-then-sleep waiting collapses when the machine is oversubscribed: a parallel region
-  waits for a descheduled worker, and spinning workers steal the cores (ResNet-50 at 2 threads took 2.4x its
-  1-thread time at load 3-5, OpenVINO's TBB kept its speed). OMP_WAIT_POLICY=PASSIVE restores it. This package
-  sets that default (without overriding a user's value) when it is imported before torch; libgomp reads it only
-  when torch loads, so a process that imports torch first must export it itself.
+* GNU OpenMP's default spin-then-sleep waiting (300000 spins) collapses when the machine is oversubscribed: a
+  parallel region waits for a descheduled worker, and spinning workers steal the cores (ResNet-50 at 2 threads
+  took 2.4x its 1-thread time at load 3-5). Sleeping at once (OMP_WAIT_POLICY=PASSIVE, this package's earlier
+  default) costs every back-to-back primitive a wake-up instead: the native executor's BERT-mini at 2 threads took
+  9.5-10.4 ms passive, 4.3 ms with a short spin, 4.25 ms always spinning (OpenVINO 4.2 ms), while ResNet-50 at 2
+  threads beside two busy processes stayed within the noise of passive (63-96 ms passive, 66-72 ms with 2000-5000
+  spins, 100 ms with 20000). This package sets GOMP_SPINCOUNT=5000 (a few microseconds of spinning) when it is
+  imported before torch and the user set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT; libgomp reads them when it
+  loads (with torch, or with libdnnl), so a process that imports torch first must export them itself.
 * glibc malloc is tuned once to keep freed activation memory mapped (allocator.py; IRFORGE_CPU_MALLOPT=0
   disables)."""
 import os
 import sys
 
-if "torch" not in sys.modules:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+SPIN_COUNT = "5000"  # GNU OpenMP's spins before a waiting thread sleeps (see Threads above)
+
+if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
 from irforge.runtime.devices.cpu.executable import CPUExecutable  # noqa: E402
 
