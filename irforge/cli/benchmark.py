@@ -103,6 +103,22 @@ def _load(path: str, shape: str | None, batch: int | None) -> Model:
     return model
 
 
+def memory_lines(compiled: Any) -> list[str]:
+    """The CPU device's executor and activation plan, next to this process's peak resident set."""
+    import resource
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    report = getattr(compiled.executable, "executor_report", None)
+    if report is None:
+        return [f"Memory:       peak RSS {peak_mb:.1f} MB"]
+    r = report()
+    lines = [f"Executor:     {r['executor']}" + (f" (native declined: {r['declined']})" if r["declined"] else "")]
+    plan = f"activation plan {r['activation_bytes'] / 2**20:.1f} MB per infer request; " \
+        if r["activation_bytes"] is not None else ""
+    lines.append(f"Memory:       {plan}peak RSS {peak_mb:.1f} MB")
+    return lines
+
+
 def _static_shapes(model: Model, args: argparse.Namespace) -> tuple[Model, list[str]]:
     """Every input static; a dynamic batch (first dim) alone becomes 1 with a note, anything else is an error."""
     from irforge.mo.convert import ConvertOptions, convert
@@ -264,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
     engine = IRForgeEngine(compiled, inputs, nireq)
     mine = measure(engine, iterations, seconds, b, Progress(engine.label, iterations, seconds))
     print("\n".join(figure_lines(mine)))
+    memory = memory_lines(compiled)
+    print("\n".join(memory))
     profiles = list(engine.profiles)
     report: dict[str, Any] = {
         "model": args.model, "device": device, "notes": notes,

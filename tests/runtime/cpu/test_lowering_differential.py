@@ -145,6 +145,8 @@ def _run(case: Case, op_type: str, native: bool = False) -> bool:
 NATIVE_MIN = 0.2  # share of an op type's examples the native executor must run (the rest fall back to torch)
 # the generator seldom draws what the native lowering takes (integer-factor nearest upsampling: test_native.py)
 # NumPy steps run the IR op's own reference kernel, over f32/int cases only: their plumbing is what is checked
+# SoftMax-1 is Softmax-8's kernel with a non-negative axis (its own type: test_nan.py's and the zoo's cases)
+NATIVE_ALIASES = {"SoftMax": "Softmax"}
 NATIVE_MIN_OF = {"Interpolate": 0.0, **{t: 0.0 for t in NUMPY_OPS}}
 
 
@@ -153,7 +155,7 @@ NATIVE_MIN_OF = {"Interpolate": 0.0, **{t: 0.0 for t in NUMPY_OPS}}
 def test_native_lowering_matches_ref(op_type: str) -> None:
     """The native executor (native/ops.py) on the same generated cases: every op type it lowers, against REF,
     where it takes the case (f32 graphs; the rest fall back to the torch executor, checked by the test above)."""
-    generator = GENERATORS.get(op_type)
+    generator = GENERATORS.get(NATIVE_ALIASES.get(op_type, op_type))
     assert generator is not None, f"no case generator for {op_type} in tests/runtime/cpu/cases.py"
     stats = [0, 0]
 

@@ -8,6 +8,11 @@
 * the exception: a ReLU, Clamp or HSigmoid that oneDNN computes (a convolution's fused post-op, or any of them
   inside a compiled oneDNN Graph segment) gives its lower bound for NaN (0, Clamp's min), as OpenVINO's CPU plugin
   does for every ReLU/Clamp.
+* the native executor (these tests otherwise pin the torch executor): the same rule, where every ReLU, Clamp and
+  HSigmoid is computed by oneDNN (a bound for NaN: ReLU 0 and Clamp its min as OpenVINO gives, HSigmoid 1 where
+  OpenVINO gives 0), and a Softmax row holding NaN is NaN only
+  where the NaN was (0 elsewhere), as oneDNN's softmax and OpenVINO's CPU plugin give, where REF's row is all NaN
+  (test_native_executor_nan: REF or, for those, OpenVINO is the oracle).
 Segments compile at a plan's first inference: the runs below start with finite inputs, as a real model does."""
 from __future__ import annotations
 
@@ -234,3 +239,38 @@ def test_a_relu_whose_first_compiled_run_meets_nan_stays_in_aten_and_propagates(
     runner = CPUExecutable(model, cpu_config()).create_runner()
     for _ in range(2):
         np.testing.assert_array_equal(np.isnan(runner.run([x])[0]), want)
+
+
+NATIVE_AS_OPENVINO = {"Relu", "Clamp", "MatMul+bias+Relu", "SoftMax"}
+NATIVE_BOUND = {"HSigmoid": 1.0}  # oneDNN's hardsigmoid gives its upper bound for NaN (OpenVINO's CPU plugin 0)
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("name", list(PROPAGATING))
+def test_native_executor_nan(name: str, tmp_path) -> None:  # noqa: ANN001
+    """The native executor's NaN rule (module docstring): REF's NaN where its plan computes the op; OpenVINO's
+    output (f32) for the ops oneDNN bounds or keeps per element; REF's where the torch executor takes the graph."""
+    build, shape = PROPAGATING[name]
+    x = _with_nan(_randn(*shape), "Convolution" not in name)
+    model = graph(build, x)
+    ex = CPUExecutable(model, cpu_config())
+    got = ex.create_runner().run([x])[0]
+    native = all(getattr(p, "native", False) for p in ex.plans.values())
+    if native and name in NATIVE_AS_OPENVINO:
+        import irforge
+        import openvino as ov
+
+        irforge.save_model(model, tmp_path / "m.xml", compress_to_fp16=False)
+        compiled = ov.Core().compile_model(str(tmp_path / "m.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        want = np.asarray(compiled.create_infer_request().infer([x])[0])
+        oracle = "OpenVINO"
+    elif native and name in NATIVE_BOUND:
+        want = run_ref(model, [x])[0]
+        want = np.where(np.isnan(want), np.float32(NATIVE_BOUND[name]), want)
+        oracle = f"REF with {NATIVE_BOUND[name]} for NaN"
+    else:
+        want, oracle = run_ref(model, [x])[0], "REF"
+    assert np.isnan(x).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want),
+                                  err_msg=f"{name} ({'native' if native else 'torch'}): NaN mask vs {oracle}")
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, equal_nan=True, err_msg=f"{name} vs {oracle}")

@@ -128,6 +128,17 @@ class CPUExecutable:
     def plans(self) -> dict[PlanKey, AnyPlan]:
         return dict(self._plans)
 
+    def executor_report(self) -> dict[str, object]:
+        """How the plans built so far run: `executor` (native, torch or mixed), `activation_bytes` (the largest
+        native plan's activation and scratchpad memory, held once per infer request; None without one) and
+        `declined` (why the native executor did not take a plan, when it did not)."""
+        plans = list(self._plans.values())
+        native = [p for p in plans if getattr(p, "native", False)]
+        kind = "native" if plans and len(native) == len(plans) else "torch" if not native else "mixed"
+        return {"executor": kind,
+                "activation_bytes": max((p.activation_bytes for p in native), default=None),  # type: ignore[union-attr]
+                "declined": self.native_declined}
+
     def create_runner(self, profile: bool = False, threads: int | None = None) -> CPURunner:
         return CPURunner(self, profile, threads or self.config.threads)
 

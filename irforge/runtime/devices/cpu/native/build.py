@@ -24,9 +24,11 @@ Lowering = Callable[["Builder", Node], None]
 Matcher = Callable[["Builder", Node], Any]
 LOWERINGS: dict[str, Lowering] = {}  # op type -> lowering (ops.py registers them)
 MATCHERS: dict[str, Matcher] = {}  # op type -> the fused chain it absorbs (an object with `.nodes`)
-NATIVE_TYPES = ("f32",)
+NATIVE_TYPES = ("f32",)  # element types of the values the native executor computes with
 VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine
-NUMPY_OPS = ("Gather", "Convert")  # NumPy steps: any element type in (Builder.numpy_call)  # element types of the values the native executor computes with
+# NumPy steps running the op's reference kernel (Builder.numpy_call): ops oneDNN has no primitive for (Gather,
+# integer Convert) or whose oneDNN form drops NaN where REF keeps it (Maximum/Minimum, ReduceMax/ReduceMin)
+NUMPY_OPS = ("Gather", "Convert", "Maximum", "Minimum", "ReduceMax", "ReduceMin")
 
 
 def matches(*types: str) -> Callable[[Matcher], Matcher]:
@@ -72,8 +74,13 @@ class Builder:
     def lower(self, node: Node) -> None:
         outer = self.node
         self.node = node
+        chain = self.matched.get(node.uid)
         LOWERINGS[node.type](self, node)
         self.node = outer
+        # its weights are packed now: their mapped .bin pages leave the resident set at once, so the peak holds
+        # one weight twice, not the model (a 2 GB BERT: 1.92x its weights before)
+        for n in [node] + list(getattr(chain, "nodes", [])):
+            release(self.g.const(src) for src in n.inputs)
 
     def constant(self, data: np.ndarray) -> Value:
         arr = np.ascontiguousarray(data)

@@ -236,8 +236,9 @@ def unary(b: Builder, node: Node) -> None:
     b.define(node.outputs[0], dst)
 
 
-_BINARY = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div", "Maximum": "max", "Minimum": "min"}
-_COMMUTATIVE = {"Add", "Multiply", "Maximum", "Minimum"}
+# Maximum and Minimum are NumPy steps (NUMPY_OPS): oneDNN's max/min return the number where one side is NaN, REF NaN
+_BINARY = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div"}
+_COMMUTATIVE = {"Add", "Multiply"}
 
 
 @matches(*_BINARY)
@@ -360,7 +361,8 @@ def pooling(b: Builder, node: Node) -> None:
     b.define(node.outputs[0], dst)
 
 
-_REDUCTIONS = {"ReduceMean": "mean", "ReduceMax": "max", "ReduceMin": "min", "ReduceSum": "sum"}
+# ReduceMax and ReduceMin are NumPy steps (NUMPY_OPS): oneDNN's skip NaN, REF's propagate it
+_REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum"}
 
 
 @lowers(*_REDUCTIONS)
@@ -379,10 +381,10 @@ def reduction(b: Builder, node: Node) -> None:
     lib = dnnl.library()
     attr = dnnl.Attr()
     kind = _REDUCTIONS[node.type]
-    if axes == list(range(2, r)) and 3 <= r <= 5 and kind in ("mean", "max"):  # global pooling (oneDNN's
+    if axes == list(range(2, r)) and 3 <= r <= 5 and kind == "mean":  # global average pooling (oneDNN's
         # reduction has only its reference kernel for spatial axes of a channels-last tensor)
         prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
-                         dnnl.FORWARD_INFERENCE, dnnl.POOLING_MAX if kind == "max" else dnnl.POOLING_AVG_EXCLUDE_PADDING,
+                         dnnl.FORWARD_INFERENCE, dnnl.POOLING_AVG_EXCLUDE_PADDING,
                          x.md.handle, dst.md.handle, dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]),
                          dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), attr.finish())
         b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
@@ -400,7 +402,7 @@ def reduction(b: Builder, node: Node) -> None:
         b.define(node.outputs[0], dst.view(tuple(dst.shape[i] for i in keep), tuple(dst.strides[i] for i in keep)))
 
 
-@lowers("Softmax")
+@lowers("Softmax", "SoftMax")
 def softmax(b: Builder, node: Node) -> None:
     x = b.value(node.inputs[0])
     axis = int(node.attrs["axis"]) % len(x.shape)
