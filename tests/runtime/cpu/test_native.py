@@ -265,3 +265,31 @@ def test_without_the_library_the_torch_executor_runs_and_says_so_once(monkeypatc
     finally:
         monkeypatch.delenv("IRFORGE_DNNL_LIBRARY")
         dnnl.library.cache_clear()
+
+
+def test_one_copy_of_each_weight_after_compiling_an_ir(tmp_path: Path) -> None:
+    """Compiling an IR leaves its .bin out of the resident set and holds each weight once, packed: the plan's
+    constants add up to the weights (plus biases), and running does not map them back."""
+    from tests.runtime.cpu.test_weight_copies import _resident_kib
+
+    x = randn(1, 64, 8, 8)
+
+    def build(p):  # noqa: ANN001, ANN202
+        y = p
+        for i in range(6):
+            y = _conv_block(y, 64, 64, 30 + i)
+        flat = op("Reshape", y, np.array([1, -1], np.int64), special_zero=False)
+        return op("MatMul", flat, randn(64 * 8 * 8, 256, scale=0.01), transpose_a=False, transpose_b=False)
+
+    model = graph(build, x)
+    irforge.save_model(model, tmp_path / "m.xml", compress_to_fp16=False)
+    bin_bytes = (tmp_path / "m.bin").stat().st_size
+    compiled = irforge.Core().compile_model(irforge.read_model(tmp_path / "m.xml"), "CPU", cpu_config())
+    (plan,) = compiled.executable.plans.values()
+    assert getattr(plan, "native", False), compiled.executable.native_declined
+    assert _resident_kib(tmp_path / "m.bin") < 0.1 * bin_bytes / 1024
+    held = sum(b.array.nbytes for b in plan.buffers if b.kind == "const" and b.array is not None)
+    assert bin_bytes * 0.95 <= held <= bin_bytes * 1.1, (held, bin_bytes)
+    got, want = compiled([x])[0], run_ref(model, [x])[0]
+    assert_close(got, want, rtol=1e-3, atol=1e-4 * float(np.abs(want).max()))  # values grow to ~1e3 here
+    assert _resident_kib(tmp_path / "m.bin") < 0.1 * bin_bytes / 1024
