@@ -15,6 +15,7 @@ Models: ResNet-50 and the zoo of benchmarks/runtime_zoo.py (same definitions, sa
 picks some of them by name, or takes paths to .onnx files (inputs: random values of their static input shapes).
 
     python -m benchmarks.cold_start [--models resnet50 bert path/to/m.onnx] [--repeat 3] [--compress-to-fp16]
+                                    [--model-cache]
 """
 from __future__ import annotations
 
@@ -54,7 +55,10 @@ def _child(runtime: str, model_path: str, inputs_path: str, runs: int) -> dict[s
         core = rt.Core()
         model = core.read_model(model_path)
         r1, t1 = status_mib("VmRSS"), time.perf_counter()
-        compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        config = {"INFERENCE_PRECISION_HINT": "f32"}
+        if os.environ.get("COLD_START_MODEL_CACHE"):  # --model-cache: the runtime's own CACHE_DIR
+            config["CACHE_DIR"] = os.environ["COLD_START_MODEL_CACHE"]
+        compiled = core.compile_model(model, "CPU", config)
         request = compiled.create_infer_request()
         r2, t2 = status_mib("VmRSS"), time.perf_counter()
         infer = lambda: request.infer(arrays)  # noqa: E731
@@ -136,11 +140,13 @@ def _random_inputs(path: "os.PathLike[str]") -> dict[str, "object"]:
     return out
 
 
-def _run_child(runtime: str, model: str, npz: str, runs: int) -> dict[str, float]:
+def _run_child(runtime: str, model: str, npz: str, runs: int, model_cache: str = "") -> dict[str, float]:
     import json
     import subprocess
 
     env = dict(os.environ)  # irforge's child sets its own GNU OpenMP waiting default (runtime/devices/cpu)
+    if model_cache:
+        env["COLD_START_MODEL_CACHE"] = model_cache
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-m", "benchmarks.cold_start", "--child", runtime, model, npz, str(runs)],
                           capture_output=True, text=True, env=env, cwd=root)
@@ -191,12 +197,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="inferences after the first, for the steady latency")
     parser.add_argument("--runtimes", nargs="*", default=list(RUNTIMES), choices=RUNTIMES)
     parser.add_argument("--compress-to-fp16", action="store_true", help="save the IR with f16 weights")
+    parser.add_argument("--model-cache", action="store_true",
+                        help="irforge and OpenVINO compile with CACHE_DIR (each its own, filled by a first process)")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "irforge_cold_start"))
     args = parser.parse_args()
     from benchmarks.cpu import cpu_description
 
     print(cpu_description())
     _compile_bytecode()
+    if args.model_cache:
+        print("CACHE_DIR on: irforge and OpenVINO each compile with their own model cache, filled beforehand")
     print(f"load average at start {os.getloadavg()}; {args.repeat} fresh processes per cell (times: best, memory: "
           "median); MB = MiB of VmRSS/VmHWM")
     models = _prepare(args.models, args.cache, args.compress_to_fp16)
@@ -207,8 +217,12 @@ def main() -> None:
     for label, onnx_path, xml, npz in models:
         results: dict[str, dict[str, float]] = {}
         for runtime in args.runtimes:
-            runs = [_run_child(runtime, onnx_path if runtime == "onnxruntime" else xml, npz, args.runs)
-                    for _ in range(args.repeat)]
+            source = onnx_path if runtime == "onnxruntime" else xml
+            cache_dir = ""
+            if args.model_cache and runtime != "onnxruntime":
+                cache_dir = os.path.join(args.cache, "model_cache", f"{label}-{runtime}")
+                _run_child(runtime, source, npz, 0, cache_dir)  # fills the cache (not measured)
+            runs = [_run_child(runtime, source, npz, args.runs, cache_dir) for _ in range(args.repeat)]
             results[runtime] = {key: (min if key.endswith(("_s", "_ms")) else statistics.median)(r[key] for r in runs)
                                 for key in runs[0]}
         for runtime, r in results.items():

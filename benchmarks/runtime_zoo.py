@@ -183,6 +183,9 @@ def export(bm: BenchModel) -> Path:
 Engine = Callable[[], Any]
 
 
+EXECUTORS: dict[str, str] = {}  # "model/precision" -> the CPU device's executor (native, torch: why not native)
+
+
 def engines(bm: BenchModel, path: Path, ir: Model, threads: int, skip_torch: bool, skip_bf16: bool
             ) -> tuple[dict[str, Engine], dict[str, Callable[[], list[np.ndarray]]]]:
     """name -> one inference on the model's inputs; and name -> outputs (for the sanity check)."""
@@ -197,8 +200,13 @@ def engines(bm: BenchModel, path: Path, ir: Model, threads: int, skip_torch: boo
     for label, precision in (("irforge_f32", "f32"), ("irforge_bf16", "bf16")):
         if precision == "bf16" and skip_bf16:
             continue
-        request = core.compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": precision,
-                                                 "INFERENCE_NUM_THREADS": str(threads)}).create_infer_request()
+        compiled_irf = core.compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                      "INFERENCE_NUM_THREADS": str(threads)})
+        request = compiled_irf.create_infer_request()
+        request.infer(arrays)  # builds the plan of a dynamic model, so the executor below is known
+        report = compiled_irf.executable.executor_report()
+        EXECUTORS[f"{bm.name}/{precision}"] = str(report["executor"]) + (
+            f" ({str(report['declined'])[:100]})" if report["declined"] else "")
         runs[label] = lambda r=request: r.infer(arrays)
         outs[label] = lambda r=request: list(r.infer(arrays).values_list())
     opts = ort.SessionOptions()
@@ -383,7 +391,7 @@ def main() -> None:
             cpu_rows.append((bm.name, single_thread_cpu(bm, path, ir, args.rounds)))
             torch.set_num_threads(args.threads)
         print(f"\n{bm.name}: converted in {convert_s:.1f}s; irforge f32 max |diff| vs ORT {err_ort:.2e}, "
-              f"vs OpenVINO {err_ov:.2e}")
+              f"vs OpenVINO {err_ov:.2e}; executor {EXECUTORS.get(bm.name + '/f32')}")
         print("  " + "  ".join(f"{k} {v * 1e3:8.2f} ms" for k, v in med.items()))
     header = (f"\n{'model':24s} {'irf f32':>9s} {'ORT':>9s} {'OV f32':>9s} {'irf bf16':>9s} {'OV bf16':>9s} "
               f"{'torch':>9s} | {'irf/OV':>7s} {'irf/ORT':>7s} {'bf16/OV':>7s} {'irf/torch':>9s}")

@@ -7,6 +7,7 @@ pages always safe (nothing in them was written)."""
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 import weakref
 from collections.abc import Iterable
@@ -17,17 +18,38 @@ import numpy as np
 _PAGE = mmap.PAGESIZE
 _LIVE: list[tuple[int, int, "weakref.ref[mmap.mmap]"]] = []  # (address, length, mapping) of registered mappings
 _LIVE_LOCK = threading.Lock()
+_IDENTITY: "weakref.WeakKeyDictionary[mmap.mmap, tuple[object, ...]]" = weakref.WeakKeyDictionary()
 
 
-def register(m: mmap.mmap) -> mmap.mmap:
+def register(m: mmap.mmap, identity: tuple[object, ...] | None = None) -> mmap.mmap:
     """Record a read-only mapping so that memory known only by address (a torch tensor viewing it) can be
-    released (`release_address`); the record goes with the mapping."""
+    released (`release_address`); the record goes with the mapping. `identity` names the file's content (path,
+    device, inode, size, modification time: `file_identity`) for caches keyed by it (`identity_of`)."""
     if len(m) and memoryview(m).readonly:
         start = np.frombuffer(m, np.uint8).ctypes.data
         with _LIVE_LOCK:
             _LIVE[:] = [e for e in _LIVE if e[2]() is not None]
             _LIVE.append((start, len(m), weakref.ref(m)))
+            if identity is not None:
+                _IDENTITY[m] = identity
     return m
+
+
+def file_identity(path: str, st: "os.stat_result") -> tuple[object, ...]:
+    """What names a file's content without reading it: path, device, inode, size and modification time (ns)."""
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def identity_of(arr: np.ndarray) -> tuple[object, ...] | None:
+    """(file identity, byte offset) of an array viewing a registered mapped file, None otherwise."""
+    m = mapping_of(arr)
+    if m is None:
+        return None
+    ident = _IDENTITY.get(m)
+    if ident is None:
+        return None
+    offset = arr.__array_interface__["data"][0] - np.frombuffer(m, np.uint8).ctypes.data
+    return ident + (offset, arr.nbytes, arr.dtype.str, arr.shape, arr.strides)
 
 
 def release_address(address: int, nbytes: int) -> int:

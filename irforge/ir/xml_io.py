@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from irforge.errors import GraphError, ModelReadError
-from irforge.ir.mapped import register
+from irforge.ir.mapped import file_identity, register
 from irforge.files import check_output_file, write_files
 from irforge.ir.graph import Model, Node, Output, make
 from irforge.ir.opset import Attr, OpSpec, all_ops, get_op
@@ -562,7 +562,8 @@ def map_weights(path: str | os.PathLike[str]) -> memoryview:
             return memoryview(b"")
         kwargs: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
         try:
-            mapped = register(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, **kwargs))
+            mapped = register(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, **kwargs),
+                              file_identity(os.fspath(path), st))
         except (OSError, ValueError):  # a file system that cannot map files
             return memoryview(f.read())
     return memoryview(mapped)

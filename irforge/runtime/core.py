@@ -125,9 +125,14 @@ class Core(OpenVINONames):
         self._config(entry.name, properties)
         return {n.name: entry.name for n in model.nodes()}
 
-    def set_property(self, device: str, config: Mapping[str, Any]) -> None:
-        """Defaults for later compile_model calls on `device` (same keys as compile_model's config)."""
-        name = get_device(device).name
+    def set_property(self, device: str | Mapping[str, Any], config: Mapping[str, Any] | None = None) -> None:
+        """Defaults for later compile_model calls on `device` (same keys as compile_model's config), or, called
+        with the config alone as OpenVINO allows (`core.set_property({"CACHE_DIR": path})`), on every device."""
+        if isinstance(device, Mapping) and config is None:
+            device, config = _ALL_DEVICES, device
+        if config is None:
+            raise OptionError("set_property: expected (device, config) or (config)")
+        name = _ALL_DEVICES if device == _ALL_DEVICES else get_device(device).name
         base, given = self._defaults.get(name, (P.CompileConfig(), set()))
         new, new_given = P.parse_config(config)
         self._defaults[name] = (base.merged(new, new_given), given | new_given)
@@ -136,7 +141,7 @@ class Core(OpenVINONames):
         """FULL_DEVICE_NAME, OPTIMIZATION_CAPABILITIES, RANGE_FOR_STREAMS, AVAILABLE_DEVICES,
         SUPPORTED_PROPERTIES, and the defaults compile_model would use (PERFORMANCE_HINT, NUM_STREAMS, ...)."""
         entry = get_device(device)
-        cfg, _ = self._defaults.get(entry.name, (P.CompileConfig(), set()))
+        cfg = self._config(entry.name, None)
         plan = P.plan_streams(cfg)
         props: dict[str, Any] = {
             "FULL_DEVICE_NAME": entry.full_name(),
@@ -148,6 +153,7 @@ class Core(OpenVINONames):
             P.NUM_STREAMS: plan.streams,
             P.INFERENCE_NUM_THREADS: plan.threads,
             P.PERF_COUNT: cfg.perf_count,
+            P.CACHE_DIR: cfg.cache_dir,
         }
         props["SUPPORTED_PROPERTIES"] = sorted([*props, "SUPPORTED_PROPERTIES"])
         if name not in props:
@@ -156,9 +162,13 @@ class Core(OpenVINONames):
         return props[name]
 
     def _config(self, device: str, config: Mapping[str, Any] | None) -> P.CompileConfig:
-        base, _ = self._defaults.get(device, (P.CompileConfig(), set()))
+        every, every_given = self._defaults.get(_ALL_DEVICES, (P.CompileConfig(), set()))
+        own, own_given = self._defaults.get(device, (P.CompileConfig(), set()))
         cfg, given = P.parse_config(config)
-        return base.merged(cfg, given)
+        return P.CompileConfig().merged(every, every_given).merged(own, own_given).merged(cfg, given)
+
+
+_ALL_DEVICES = "*"  # set_property(config) without a device: defaults for every device
 
 
 def compile_model(model: Model | str | os.PathLike[str], device_name: str | None = "AUTO",

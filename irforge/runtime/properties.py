@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ INFERENCE_PRECISION_HINT = "INFERENCE_PRECISION_HINT"
 NUM_STREAMS = "NUM_STREAMS"
 INFERENCE_NUM_THREADS = "INFERENCE_NUM_THREADS"
 PERF_COUNT = "PERF_COUNT"
+CACHE_DIR = "CACHE_DIR"
 OPTIMAL_NUMBER_OF_INFER_REQUESTS = "OPTIMAL_NUMBER_OF_INFER_REQUESTS"
 
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -28,6 +30,7 @@ _ACCEPTED = {
     NUM_STREAMS: "a positive integer or AUTO",
     INFERENCE_NUM_THREADS: "a non-negative integer (0: all cores)",
     PERF_COUNT: "True/False (or YES/NO)",
+    CACHE_DIR: "a directory path (empty: no cache)",
 }
 CONFIG_KEYS = tuple(_ACCEPTED)
 _PRECISION_ALIASES = {"f32": "f32", "fp32": "f32", "float32": "f32", "bf16": "bf16", "bfloat16": "bf16"}
@@ -42,11 +45,12 @@ class CompileConfig:
     num_streams: int | None = None  # None: from the hint (AUTO)
     num_threads: int | None = None  # None: every physical core
     perf_count: bool = False
+    cache_dir: str = ""  # CACHE_DIR: where compiled forms are kept ("" : nowhere)
 
     def merged(self, other: "CompileConfig", given: set[str]) -> "CompileConfig":
         """This config with the keys in `given` taken from `other` (Core.set_property defaults + call config)."""
         fields = {PERFORMANCE_HINT: "hint", INFERENCE_PRECISION_HINT: "precision", NUM_STREAMS: "num_streams",
-                  INFERENCE_NUM_THREADS: "num_threads", PERF_COUNT: "perf_count"}
+                  INFERENCE_NUM_THREADS: "num_threads", PERF_COUNT: "perf_count", CACHE_DIR: "cache_dir"}
         values = {f: getattr(self, f) for f in fields.values()}
         values.update({fields[k]: getattr(other, fields[k]) for k in given})
         return CompileConfig(**values)
@@ -128,6 +132,10 @@ def parse_config(config: Mapping[Any, Any] | None) -> tuple[CompileConfig, set[s
         elif key == INFERENCE_NUM_THREADS:
             n = _int(key, value, 0)
             values["num_threads"] = n or None
+        elif key == CACHE_DIR:
+            if not isinstance(value, (str, os.PathLike)):
+                raise _bad(key, value)
+            values["cache_dir"] = os.fspath(value).strip()
         else:
             values["perf_count"] = _bool(key, value)
     return CompileConfig(**values), given
@@ -183,4 +191,6 @@ def device_config(config: CompileConfig, plan: StreamPlan) -> dict[str, str]:
     out = {PERFORMANCE_HINT: config.hint, NUM_STREAMS: str(plan.streams), INFERENCE_NUM_THREADS: str(plan.threads)}
     if config.precision is not None:
         out[INFERENCE_PRECISION_HINT] = config.precision
+    if config.cache_dir:
+        out[CACHE_DIR] = config.cache_dir
     return out

@@ -307,8 +307,9 @@ def test_throughput_default_matches_openvino_on_this_machine(model: Model, tmp_p
     ({"INFERENCE_PRECISION_HINT": "f8"}, "config INFERENCE_PRECISION_HINT: expected f32 or bf16, got 'f8'"),
     ({"PERF_COUNT": "maybe"}, "config PERF_COUNT: expected True/False (or YES/NO), got 'maybe'"),
     ({"NUM_STREAMZ": 2}, "config: unknown key 'NUM_STREAMZ' (accepted: PERFORMANCE_HINT, "
-                         "INFERENCE_PRECISION_HINT, NUM_STREAMS, INFERENCE_NUM_THREADS, PERF_COUNT); "
+                         "INFERENCE_PRECISION_HINT, NUM_STREAMS, INFERENCE_NUM_THREADS, PERF_COUNT, CACHE_DIR); "
                          "did you mean NUM_STREAMS?"),
+    ({"CACHE_DIR": 3}, "config CACHE_DIR: expected a directory path (empty: no cache), got 3"),
 ])
 def test_config_errors_name_key_and_accepted_values(model: Model, config: Mapping[str, Any], message: str) -> None:
     with pytest.raises(OptionError) as e:

@@ -184,12 +184,30 @@ def test_the_memory_plan_reuses_buffers() -> None:
 
 
 def test_what_it_does_not_run_goes_to_the_torch_executor_with_the_reason() -> None:
-    x = randn(1, 3, 8, 8)
+    x = randn(1, 3, 300, 300)  # Erf has no native lowering, and this one is too large for a NumPy step
     model = graph(lambda p: op("Erf", _conv_block(p, 3, 4, 12)), x)
     ex, got = _native(model, [x])
     assert not getattr(_plan(ex), "native", False)
     assert ex.native_declined is not None and "(Erf)" in ex.native_declined
     assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)
+
+
+def test_small_ops_without_a_native_lowering_run_their_reference_kernel() -> None:
+    """Mask and position arithmetic (here Erf, and an integer Multiply of a shape-sized value) stays native."""
+    x = randn(1, 3, 8, 8)
+
+    def build(p):  # noqa: ANN001, ANN202
+        y = op("Erf", _conv_block(p, 3, 4, 16))
+        n = op("Multiply", op("Convert", op("ReduceSum", y, np.array([1], np.int64), keep_dims=False),
+                              destination_type="i32"), np.array(3, np.int32))
+        return [y, op("Convert", n, destination_type="f32")]
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    assert {"Erf", "Multiply"} <= {c.type for c in _plan(ex).calls if c.exec_type.endswith(":numpy")}
+    for g, w in zip(got, run_ref(model, [x])):
+        assert_close(g, w, rtol=1e-4, atol=1e-4)
     ex, _ = _native(graph(lambda p: _conv_block(p, 3, 4, 12), x), [x], {"INFERENCE_PRECISION_HINT": "bf16"})
     assert "INFERENCE_PRECISION_HINT bf16" in (ex.native_declined or "")
 
@@ -197,8 +215,9 @@ def test_what_it_does_not_run_goes_to_the_torch_executor_with_the_reason() -> No
 def test_forcing_the_native_executor(monkeypatch: pytest.MonkeyPatch) -> None:
     x = randn(1, 3, 8, 8)
     monkeypatch.setenv("IRFORGE_CPU_EXECUTOR", "native")
+    big = randn(1, 3, 300, 300)
     with pytest.raises(OptionError, match=r"native executor cannot run this model: node '.*' \(Erf\)"):
-        CPUExecutable(graph(lambda p: op("Erf", p), x), cpu_config())
+        CPUExecutable(graph(lambda p: op("Erf", p), big), cpu_config())
     monkeypatch.setenv("IRFORGE_CPU_EXECUTOR", "fastest")
     with pytest.raises(OptionError, match="IRFORGE_CPU_EXECUTOR: expected one of auto, native, torch, got 'fastest'"):
         CPUExecutable(graph(lambda p: op("Relu", p), x), cpu_config())
@@ -293,3 +312,27 @@ def test_one_copy_of_each_weight_after_compiling_an_ir(tmp_path: Path) -> None:
     got, want = compiled([x])[0], run_ref(model, [x])[0]
     assert_close(got, want, rtol=1e-3, atol=1e-4 * float(np.abs(want).max()))  # values grow to ~1e3 here
     assert _resident_kib(tmp_path / "m.bin") < 0.1 * bin_bytes / 1024
+
+
+@pytest.mark.parametrize("first", ["dense", "view"])
+def test_a_runtime_operand_broadcast_against_a_strided_one(first: str) -> None:
+    """WavLM's attention gate: [12, 49, 49] * [12, 49, 1], both computed at run time. The broadcast operand keeps
+    its own layout (it was once stored with the other's strides: a 115 KB write into a 2 KB buffer). Every call's
+    arguments are checked against their buffers when the plan is built (Builder.call)."""
+    x = randn(1, 12, 49, 98 if first == "view" else 49)
+    y = randn(12, 49, 2)
+
+    def build(p, q):  # noqa: ANN001, ANN202
+        a = op("Relu", p)
+        if first == "view":  # a strided view: half of the last axis
+            a = op("Slice", a, np.array([0], np.int64), np.array([49], np.int64), np.array([1], np.int64),
+                   np.array([3], np.int64))
+        a = op("Reshape", op("Sigmoid", a), np.array([12, 49, 49], np.int64), special_zero=False)
+        g = op("Slice", op("Tanh", q), np.array([1], np.int64), np.array([2], np.int64), np.array([1], np.int64),
+               np.array([2], np.int64))
+        return op("Multiply", a, g)
+
+    model = graph(build, x, y)
+    ex, got = _native(model, [x, y])
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    assert_close(got[0], run_ref(model, [x, y])[0], rtol=1e-5, atol=1e-6)

@@ -6,7 +6,8 @@ bf16 kernels at all (AVX2 only) falls back to f32 and is reported as f32, as Ope
 could only be emulated (bf16-rounded values, f32 arithmetic), slower than f32 and less accurate. IRFORGE_CPU_BF16=
 emulate keeps the emulation (to see bf16 numerics on such a machine; the tests use it). INFERENCE_NUM_THREADS: threads for one
 inference (0 or absent: every core this process may run on). PERFORMANCE_HINT (LATENCY | THROUGHPUT) and
-NUM_STREAMS (a positive integer or AUTO) are validated and reported; the runtime (core.py) owns streams."""
+NUM_STREAMS (a positive integer or AUTO) are validated and reported; the runtime (core.py) owns streams. CACHE_DIR:
+a directory for the native executor's packed weights (native/cache.py; empty: none)."""
 from __future__ import annotations
 
 import os
@@ -71,6 +72,7 @@ class CPUConfig:
     threads: int
     hint: str
     streams: int
+    cache_dir: str = ""  # CACHE_DIR: where native plans keep their packed weights ("" : no cache)
 
     @property
     def bf16(self) -> bool:
@@ -119,4 +121,4 @@ def parse_config(config: Mapping[str, str]) -> CPUConfig:
         streams = max(1, min(threads, available_cores()))
     else:
         streams = 1
-    return CPUConfig(precision, threads, hint, streams)
+    return CPUConfig(precision, threads, hint, streams, cfg.get("CACHE_DIR", "").strip())

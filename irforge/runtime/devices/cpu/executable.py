@@ -32,6 +32,7 @@ from irforge.runtime.devices.cpu.runner import CPURunner
 from irforge.runtime.devices.cpu.specialize import Specialized, specialize
 
 if TYPE_CHECKING:
+    from irforge.runtime.devices.cpu.native.cache import PackedCache
     from irforge.runtime.devices.cpu.native.plan import NativePlan
     from irforge.runtime.devices.cpu.plan import Plan
 
@@ -82,6 +83,15 @@ class CPUExecutable:
         plan.threads = threads
         return plan
 
+    def _cache(self, spec: Specialized, threads: int) -> "PackedCache | None":
+        """The CACHE_DIR file for the plan of these input shapes and threads (None without CACHE_DIR)."""
+        if not self.config.cache_dir:
+            return None
+        from irforge.runtime.devices.cpu.native.cache import PackedCache, plan_key
+
+        shapes = tuple(tuple(p.shape.to_shape()) for p in spec.model.inputs)
+        return PackedCache(self.config.cache_dir, plan_key(self.model, shapes, threads, self.config.precision))
+
     def _build_native(self, spec: Specialized, threads: int) -> "NativePlan | None":
         """The native plan, or None (the reason kept in `native_declined`) where it cannot run this graph; with
         IRFORGE_CPU_EXECUTOR=native that is an error naming the reason."""
@@ -93,9 +103,12 @@ class CPUExecutable:
             from irforge.runtime.devices.cpu.native.values import Unsupported
 
             try:
-                from irforge.runtime.devices.cpu.native.plan import build_plan
+                from irforge.runtime.devices.cpu.native.plan import CacheWriteError, build_plan
 
-                return build_plan(spec, threads)
+                try:
+                    return build_plan(spec, threads, self._cache(spec, threads))
+                except CacheWriteError as e:
+                    raise OptionError(str(e)) from None
             except DnnlUnavailable as e:  # no library here: said once, in one line
                 reason = str(e)
                 _warn_once(reason)

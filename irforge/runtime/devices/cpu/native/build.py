@@ -23,6 +23,7 @@ from irforge.runtime.devices.cpu.specialize import Specialized
 Lowering = Callable[["Builder", Node], None]
 Matcher = Callable[["Builder", Node], Any]
 LOWERINGS: dict[str, Lowering] = {}  # op type -> lowering (ops.py registers them)
+REFERENCE = "*reference"  # LOWERINGS' key of the reference-kernel step (small ops without a native lowering)
 MATCHERS: dict[str, Matcher] = {}  # op type -> the fused chain it absorbs (an object with `.nodes`)
 NATIVE_TYPES = ("f32",)  # element types of the values the native executor computes with
 VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine
@@ -50,15 +51,22 @@ def lowers(*types: str) -> Callable[[Lowering], Lowering]:
     return register
 
 
+class StaleCache(Exception):
+    """A cache file's packed weights do not fit this plan (the caller rebuilds without it)."""
+
+
 class Builder:
-    def __init__(self, spec: Specialized) -> None:
+    def __init__(self, spec: Specialized, cached: list[np.ndarray] | None = None) -> None:
         self.spec = spec
+        self.cached = cached  # packed weights from a CACHE_DIR file, in packing order (cache.py)
+        self.packed: list[np.ndarray] = []  # every packed weight, in order (what a cache file holds)
         self.g = GraphView(spec)
         self.values: dict[int, Value] = {}  # id(Output) -> its runtime value
         self.calls: list[Call] = []
         self.buffers: list[Buffer] = []
         self.node: Node | None = None  # the node being lowered (for messages)
         self.matched: dict[int, Any] = {}  # root uid -> its matched chain (MATCHERS)
+        self.reference: set[int] = set()  # uids of small ops run by their reference kernel (precheck)
 
     # ------------------------------------------------------------------ values
     def value(self, out: Output) -> Value:
@@ -75,7 +83,15 @@ class Builder:
         outer = self.node
         self.node = node
         chain = self.matched.get(node.uid)
-        LOWERINGS[node.type](self, node)
+        if node.uid in self.reference:
+            LOWERINGS[REFERENCE](self, node)
+        else:
+            try:
+                LOWERINGS[node.type](self, node)
+            except Unsupported:
+                if chain is not None or not _small(node, self.g):
+                    raise
+                LOWERINGS[REFERENCE](self, node)  # a form the lowering does not take, small: its reference kernel
         self.node = outer
         # its weights are packed now: their mapped .bin pages leave the resident set at once, so the peak holds
         # one weight twice, not the model (a 2 GB BERT: 1.92x its weights before)
@@ -125,8 +141,12 @@ class Builder:
                 b.first = index
             b.last = index
         self.calls.append(Call(prim, args, node.name, node.type, f"{exec_type}:{prim.impl}"))
-        for _, v in args:
-            v.md  # noqa: B018 - Unsupported now (naming the node) for a value oneDNN cannot read
+        for arg, v in args:
+            span = v.md.nbytes if v.packed else v.span  # (v.md: Unsupported for a value oneDNN cannot read)
+            if v.offset + span > v.buf.nbytes:  # a builder bug: oneDNN would write past the buffer
+                raise AssertionError(f"{self._where(node)}: argument {arg} of {exec_type} spans "
+                                     f"{v.offset} + {span} bytes of a {v.buf.nbytes}-byte buffer "
+                                     f"(shape {v.shape}, strides {v.strides})")
 
     def numpy_call(self, fn: Callable[..., None], ins: list[Value], outs: list[Value], exec_type: str) -> None:
         """Append a NumPy step: fn(*input arrays, *output arrays) (views of the plan's buffers) writes the outputs;
@@ -152,6 +172,12 @@ class Builder:
     def pack(self, data: np.ndarray, packed: MemoryDesc) -> np.ndarray:
         """`data` (any strides) reordered now into the layout `packed` (a primitive's weights format): a new array
         the plan owns."""
+        if self.cached is not None:
+            k = len(self.packed)
+            if k >= len(self.cached) or self.cached[k].nbytes != packed.nbytes:
+                raise StaleCache(f"{self._where()}: packed weights {k} do not match")
+            self.packed.append(self.cached[k])
+            return self.cached[k]
         if data.dtype != np.float32:
             data = data.astype(np.float32)
         user = MemoryDesc.strided(data.shape, dnnl.F32, [s // data.itemsize for s in data.strides])
@@ -169,13 +195,14 @@ class Builder:
         dnnl.check(lib.primitive_execute(prim.handle, lib.stream, len(pairs), ctypes.cast(args, ctypes.c_void_p)),
                    f"{self._where()}: packing weights")
         lib.stream_wait(lib.stream)
+        self.packed.append(out)
         return out
 
     def packed_const(self, arr: np.ndarray, md: MemoryDesc, shape: tuple[int, ...]) -> Value:
         """A constant already in a primitive's format (`md`)."""
         buf = Buffer(arr.nbytes, "const", array=arr)
         self.buffers.append(buf)
-        v = Value(shape, row_major(shape), np.dtype(np.float32), buf)
+        v = Value(shape, row_major(shape), np.dtype(np.float32), buf, packed=True)
         v._md = md
         return v
 
@@ -202,38 +229,66 @@ def native_types() -> list[str]:
     """The op types the native executor lowers."""
     from irforge.runtime.devices.cpu.native import ops  # noqa: F401 - registers the lowerings
 
-    return sorted(LOWERINGS)
+    return sorted(t for t in LOWERINGS if t != REFERENCE)
 
 
-def precheck(spec: Specialized) -> None:
-    """Raise Unsupported, cheaply and before anything is built, for ops or types no native lowering takes."""
+SMALL_REFERENCE = 1 << 18  # elements: an op without a native lowering this small runs its reference kernel
+_NO_REFERENCE = {"ReadValue", "Assign", "RandomUniform", "Parameter", "Result"}
+
+
+def _small(node: Node, g: GraphView) -> bool:
+    """Every value the node reads at run time and writes is static, small and a NumPy type (mask, position and
+    shape arithmetic of transformer exports: Equal, CumSum, Expand, integer Multiply, a Pad of the embeddings)."""
+    if node.bodies or node.type in _NO_REFERENCE:
+        return False
+    for o in list(node.outputs) + g.runtime_inputs(node):
+        if not o.shape.is_static or o.element_type.dtype is None or \
+                int(np.prod(o.shape.to_shape(), dtype=np.int64)) > SMALL_REFERENCE:
+            return False
+    return True
+
+
+def precheck(spec: Specialized) -> set[int]:
+    """Raise Unsupported, cheaply and before anything is built, for ops or types no native lowering takes; the
+    uids of the small ops that run their reference kernel as NumPy steps instead (`_small`)."""
     from irforge.runtime.devices.cpu.native import ops  # noqa: F401 - registers the lowerings
 
     g = GraphView(spec)
+    reference: set[int] = set()
     for node in spec.ops:
-        if node.type not in LOWERINGS:
-            raise Unsupported(f"node '{node.name}' ({node.type}): no native lowering")
+        problem = None if node.type in LOWERINGS else "no native lowering"
         typed = node.type not in VIEWS and node.type not in NUMPY_OPS  # values oneDNN reads or writes
         for o in list(node.outputs) + g.runtime_inputs(node):
+            if problem:
+                break
             if not o.shape.is_static:
-                raise Unsupported(f"node '{node.name}' ({node.type}): a dynamic value")
-            if 0 in o.shape.to_shape() and node.type not in VIEWS:
-                raise Unsupported(f"node '{node.name}' ({node.type}): an empty value")
-            if typed and o.element_type.name not in NATIVE_TYPES and (o.node is not node or g.uses(o) or
-                                                                     g.is_output(o)):
-                raise Unsupported(f"node '{node.name}' ({node.type}): {o.element_type.name} value")
+                problem = "a dynamic value"
+            elif 0 in o.shape.to_shape() and node.type not in VIEWS:
+                problem = "an empty value"
+            elif typed and o.element_type.name not in NATIVE_TYPES and (o.node is not node or g.uses(o) or
+                                                                       g.is_output(o)):
+                problem = f"{o.element_type.name} value"
+        if problem is None:
+            continue
+        if _small(node, g) and not (node.type in VIEWS and problem == "an empty value"):
+            reference.add(node.uid)
+            continue
+        raise Unsupported(f"node '{node.name}' ({node.type}): {problem}")
     for p in spec.model.inputs:
         if p.element_type.dtype is None or p.element_type.dtype.kind not in "fiub":
             raise Unsupported(f"input '{p.name}': {p.element_type.name}")
     for o in spec.model.outputs:
         if o.element_type.name not in NATIVE_TYPES:
             raise Unsupported(f"output '{o.name}': {o.element_type.name}")
+    return reference
 
 
-def build(spec: Specialized) -> Builder:
-    """Lower every op; the builder then holds the calls, values and buffers (outputs bound, see `bind_outputs`)."""
-    precheck(spec)
-    b = Builder(spec)
+def build(spec: Specialized, cached: list[np.ndarray] | None = None) -> Builder:
+    """Lower every op; the builder then holds the calls, values and buffers (outputs bound, see `bind_outputs`).
+    `cached`: packed weights to use instead of packing (StaleCache when they do not fit)."""
+    reference = precheck(spec)
+    b = Builder(spec, cached)
+    b.reference = reference
     for k, p in enumerate(spec.model.inputs):
         shape = tuple(p.shape.to_shape())
         dtype = np.dtype(p.element_type.dtype)
@@ -247,7 +302,7 @@ def build(spec: Specialized) -> Builder:
             continue
         b.g.claimed.add(node.uid)
         last = topo[node.uid]
-        if node.type in MATCHERS:
+        if node.type in MATCHERS and node.uid not in b.reference:
             b.node = node
             chain = MATCHERS[node.type](b, node)
             if chain is not None:
@@ -258,6 +313,9 @@ def build(spec: Specialized) -> Builder:
         order.append((last, topo[node.uid], node))
     for _, _, node in sorted(order, key=lambda e: (e[0], e[1])):
         b.lower(node)
+    b.node = None
+    if cached is not None and len(b.packed) != len(cached):
+        raise StaleCache(f"the cache holds {len(cached)} packed weights, the plan {len(b.packed)}")
     bind_outputs(b)
     # the plan holds every weight in its kernel's form: the mapped .bin pages leave the resident set
     release(spec.known.values())

@@ -34,7 +34,7 @@ ELTWISE = {"relu": 32, "tanh": 33, "elu": 34, "square": 35, "abs": 36, "sqrt": 3
            "clip_v2": 47, "pow": 48, "gelu_erf": 49, "round": 50, "mish": 51, "hardswish": 52}
 POOLING_MAX, POOLING_AVG_INCLUDE_PADDING, POOLING_AVG_EXCLUDE_PADDING = 511, 767, 1023
 BINARY = {"add": 131056, "mul": 131057, "max": 131058, "min": 131059, "div": 131060, "sub": 131061}
-REDUCTION = {"max": 196594, "min": 196595, "sum": 196596, "mean": 196598}
+REDUCTION = {"max": 196594, "min": 196595, "sum": 196596, "mean": 196598, "norm_lp_sum": 196600}
 RESAMPLING_NEAREST, RESAMPLING_LINEAR = 196592, 196593
 SOFTMAX_ACCURATE = 196608
 SCRATCHPAD_MODE_USER = 1

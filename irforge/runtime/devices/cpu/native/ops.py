@@ -15,7 +15,7 @@ from irforge.ir.ops.convolution import dilated, explicit_pads, ints_or, resolve_
 from irforge.ir.ops.pooling import _Window
 from irforge.runtime.devices.cpu.fusion import Activation, PostOps, activation_of, match_post_ops
 from irforge.runtime.devices.cpu.native import dnnl
-from irforge.runtime.devices.cpu.native.build import NUMPY_OPS, Builder, lowers, matches
+from irforge.runtime.devices.cpu.native.build import NUMPY_OPS, REFERENCE, Builder, lowers, matches
 from irforge.runtime.devices.cpu.native.dnnl import ELTWISE, MemoryDesc, Primitive
 from irforge.runtime.devices.cpu.native.values import Value, channels_last, row_major
 from irforge.runtime.devices.cpu.registry import scalar_of
@@ -48,17 +48,30 @@ def _out_shape(node: Node, i: int = 0) -> tuple[int, ...]:
     return tuple(node.outputs[i].shape.to_shape())
 
 
-def _post_ops(b: Builder, start: Value, post: PostOps, attr: dnnl.Attr, args: list[tuple[int, Value]]) -> str:
-    """Append the activation / residual / activation-after post-ops of a matched chain to `attr` (the residual's
-    argument to `args`); the exec-type suffix."""
+def _post_attr(post: PostOps, attr: dnnl.Attr, dst_shape: tuple[int, ...], dst_strides: tuple[int, ...]) -> int:
+    """Append the activation / residual / activation-after post-ops of a matched chain to `attr`, for a
+    destination stored with `dst_strides`; the residual's post-op index (-1: none)."""
+    index = -1
     if post.act is not None:
         attr.eltwise(*eltwise_of(post.act))
     if post.residual is not None:
-        r = b.reorder_to(b.value(post.residual), start.strides)
-        idx = attr.binary(dnnl.BINARY["add"], r.md)
-        args.append((dnnl.arg_post_op(idx) | dnnl.ARG_SRC_1, r))
+        index = attr.binary(dnnl.BINARY["add"], MemoryDesc.strided(dst_shape, dnnl.F32, dst_strides))
     if post.post_act is not None:
         attr.eltwise(*eltwise_of(post.post_act))
+    return index
+
+
+def _residual_args(b: Builder, post: PostOps, index: int, dst: Value) -> list[tuple[int, Value]]:
+    """The residual's argument, stored as the destination is (a reorder where it is not)."""
+    if post.residual is None:
+        return []
+    r = b.reorder_to(b.value(post.residual), dst.strides)
+    return [(dnnl.arg_post_op(index) | dnnl.ARG_SRC_1, r)]
+
+
+def _post_ops(b: Builder, dst: Value, post: PostOps, attr: dnnl.Attr, args: list[tuple[int, Value]]) -> str:
+    """`_post_attr` and `_residual_args` for a destination already chosen; the exec-type suffix."""
+    args.extend(_residual_args(b, post, _post_attr(post, attr, dst.shape, dst.strides), dst))
     return post.describe()
 
 
@@ -100,26 +113,36 @@ def convolution(b: Builder, node: Node) -> None:
     if post.scale is not None:  # per output channel: [O] or, grouped, [G, O/G]
         s = post.scale.astype(np.float32).reshape(w.shape[:2] if grouped else w.shape[:1])
         weights = weights * s.reshape(s.shape + (1,) * (weights.ndim - s.ndim))
-    x = b.reorder_to(x, channels_last(x.shape))
     assert post.out is not None
     out_shape = tuple(post.out.shape.to_shape())
-    dst = b.new(out_shape, channels_last(out_shape))
     bias = b.constant(post.bias.astype(np.float32)) if post.bias is not None else None
-    attr = dnnl.Attr()
-    args: list[tuple[int, Value]] = []
-    suffix = _post_ops(b, dst, post, attr, args)
     lib = dnnl.library()
     w_any = MemoryDesc.any(weights.shape, dnnl.F32)
-    prim = Primitive(f"{b._where()}: convolution", lib.convolution_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, dnnl.CONVOLUTION_DIRECT, x.md.handle, w_any.handle,
-                     bias.md.handle if bias is not None else None, dst.md.handle, dnnl.dims(strides),
-                     dnnl.dims([d - 1 for d in dil]), dnnl.dims(pb), dnnl.dims(pe), attr.finish())
-    assert prim.weights is not None
+    # channels-last in and out (oneDNN's brgconv); where oneDNN has only its reference kernel for that (a 1-D
+    # convolution of one input channel: wav2vec2's feature extractor), planar in, then planar in and out
+    prim = src = dst_strides = residual_index = None
+    for src_order, dst_order in ((channels_last, channels_last), (row_major, channels_last), (row_major, row_major)):
+        src_md = MemoryDesc.strided(x.shape, dnnl.F32, src_order(x.shape))
+        dst_strides = dst_order(out_shape)
+        dst_md = MemoryDesc.strided(out_shape, dnnl.F32, dst_strides)
+        attr = dnnl.Attr()
+        residual_index = _post_attr(post, attr, out_shape, dst_strides)
+        prim = Primitive(f"{b._where()}: convolution", lib.convolution_forward_primitive_desc_create, lib.engine,
+                         dnnl.FORWARD_INFERENCE, dnnl.CONVOLUTION_DIRECT, src_md.handle, w_any.handle,
+                         bias.md.handle if bias is not None else None, dst_md.handle, dnnl.dims(strides),
+                         dnnl.dims([d - 1 for d in dil]), dnnl.dims(pb), dnnl.dims(pe), attr.finish())
+        src = src_order
+        if not prim.impl.startswith("ref"):
+            break
+    assert prim is not None and prim.weights is not None and src is not None and dst_strides is not None
+    x = b.reorder_to(x, src(x.shape))
+    dst = b.new(out_shape, dst_strides)
+    args = _residual_args(b, post, residual_index, dst)
     packed = b.packed_const(b.pack(weights, prim.weights), prim.weights, tuple(weights.shape))
     call_args = [(dnnl.ARG_SRC, x), (dnnl.ARG_WEIGHTS, packed), (dnnl.ARG_DST, dst)] + args
     if bias is not None:
         call_args.append((dnnl.ARG_BIAS, bias))
-    b.call(prim, call_args, f"conv{suffix}")
+    b.call(prim, call_args, f"conv{post.describe()}")
     b.define(post.out, dst)
 
 
@@ -264,15 +287,21 @@ def binary(b: Builder, node: Node) -> None:
     if _scalar_form(b, node, out_shape):
         return
     x0, x1 = (_lead(b.value(i), r) for i in node.inputs)
-    if x0.shape != out_shape:
-        if node.type not in _COMMUTATIVE or x1.shape != out_shape:
-            raise b.unsupported("the first operand is broadcast")
-        x0, x1 = x1, x0
-    if x1.buf.kind == "const" and x1.shape != out_shape:
-        pass  # a broadcast constant: its layout does not matter along its size-1 axes
-    elif x1.strides != x0.strides:
-        x1 = b.reorder_to(x1, x0.strides if x0.same_order(x0.strides) and _dense(x0) else row_major(x1.shape))
     attr = dnnl.Attr()
+    alg = _BINARY[node.type]
+    if x0.shape != out_shape:
+        if x1.shape != out_shape:
+            raise b.unsupported("both operands are broadcast")
+        x0, x1 = x1, x0  # oneDNN broadcasts the second source only: a - b = -(b - a), a / b = (b / a) ^ -1
+        if node.type == "Subtract":
+            attr.eltwise(ELTWISE["linear"], -1.0, 0.0)
+        elif node.type == "Divide":
+            attr.eltwise(ELTWISE["pow"], 1.0, -1.0)
+    if x1.shape != out_shape:  # broadcast: read as stored when dense (its size-1 axes' strides do not matter)
+        if not _dense(x1):
+            x1 = b.reorder_to(x1, row_major(x1.shape))
+    elif x1.strides != x0.strides:  # same shape: stored as the first operand is, when that one is dense
+        x1 = b.reorder_to(x1, x0.strides if _dense(x0) else row_major(x1.shape))
     suffix = ""
     out = node.outputs[0]
     chain = b.matched.pop(node.uid, None)
@@ -282,9 +311,8 @@ def binary(b: Builder, node: Node) -> None:
     dst = b.like(x0, out_shape)
     lib = dnnl.library()
     prim = Primitive(f"{b._where()}: binary", lib.binary_primitive_desc_create, lib.engine,
-                     dnnl.BINARY[_BINARY[node.type]], x0.md.handle, x1.md.handle, dst.md.handle, attr.finish())
-    b.call(prim, [(dnnl.ARG_SRC, x0), (dnnl.ARG_SRC_1, x1), (dnnl.ARG_DST, dst)],
-           f"binary_{_BINARY[node.type]}{suffix}")
+                     dnnl.BINARY[alg], x0.md.handle, x1.md.handle, dst.md.handle, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x0), (dnnl.ARG_SRC_1, x1), (dnnl.ARG_DST, dst)], f"binary_{alg}{suffix}")
     b.define(out, dst)
 
 
@@ -362,7 +390,8 @@ def pooling(b: Builder, node: Node) -> None:
 
 
 # ReduceMax and ReduceMin are NumPy steps (NUMPY_OPS): oneDNN's skip NaN, REF's propagate it
-_REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum"}
+_REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceL2": "l2", "ReduceL1": "l1"}
+_LP = {"l2": 2.0, "l1": 1.0}  # oneDNN's norm_lp_sum: (sum |x|^p)^(1/p)
 
 
 @lowers(*_REDUCTIONS)
@@ -389,8 +418,9 @@ def reduction(b: Builder, node: Node) -> None:
                          dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), attr.finish())
         b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
     else:
+        alg = dnnl.REDUCTION["norm_lp_sum"] if kind in _LP else dnnl.REDUCTION[kind]
         prim = Primitive(f"{b._where()}: reduction", lib.reduction_primitive_desc_create, lib.engine,
-                         dnnl.REDUCTION[kind], x.md.handle, dst.md.handle, 0.0, 0.0, attr.finish())
+                         alg, x.md.handle, dst.md.handle, _LP.get(kind, 0.0), 0.0, attr.finish())
         if prim.impl.startswith("ref"):  # oneDNN's fast reductions take the innermost axes only; NumPy's reduce
             reference_step(b, node)  # other axes faster than moving them there (YOLO's class max: 6.7 -> 1 ms)
             return
@@ -498,45 +528,63 @@ def slice_(b: Builder, node: Node) -> None:
 
 @lowers("Interpolate")
 def interpolate(b: Builder, node: Node) -> None:
-    """Nearest-mode upsampling by integer factors of the spatial axes (YOLO's, U-Net's): oneDNN's resampling,
-    where the IR's coordinate transformation and rounding copy element i // factor (read off the reference
-    kernel: nearest.probe_indices); other resizes stay on the torch executor."""
+    """oneDNN's resampling for the spatial axes: nearest where the IR's coordinate transformation and rounding
+    copy element i // factor for integer upsampling factors (read off the reference kernel: nearest.probe_indices;
+    YOLO's, U-Net's), linear where the IR's is the half-pixel linear interpolation oneDNN computes (SegFormer's
+    decode head: linear_onnx, half_pixel, no antialiasing, scales equal to the size ratios); other resizes stay on
+    the torch executor."""
     from irforge.runtime.devices.cpu.nearest import probe_indices
 
-    if node.attrs["mode"] != "nearest" or any(b.g.is_runtime(s) for s in node.inputs[1:]):
-        raise b.unsupported(f"mode {node.attrs['mode']} or runtime sizes")
+    a = node.attrs
+    if any(b.g.is_runtime(s) for s in node.inputs[1:]):
+        raise b.unsupported("runtime sizes")
     x = b.value(node.inputs[0])
     out_shape = _out_shape(node)
     r = len(x.shape)
-    plan = probe_indices(node, b.g)
-    if plan is None or not 3 <= r <= 5 or out_shape[:2] != x.shape[:2]:
-        raise b.unsupported("not a per-axis nearest copy of the spatial axes")
-    factors = []
-    for axis in range(2, r):
-        n_in, n_out = x.shape[axis], out_shape[axis]
-        idx = dict(plan).get(axis, np.arange(n_in))
-        if n_out % n_in or not np.array_equal(idx, np.arange(n_out) // (n_out // n_in)):
-            raise b.unsupported("not an integer-factor upsampling")
-        factors.append(float(n_out // n_in))
+    if not 3 <= r <= 5 or out_shape[:2] != x.shape[:2] or any(a.get("pads_begin") or []) or \
+            any(a.get("pads_end") or []):
+        raise b.unsupported("not a resize of the spatial axes alone")
+    factors = [out_shape[i] / x.shape[i] for i in range(2, r)]
+    if a["mode"] == "nearest":
+        plan = probe_indices(node, b.g)
+        if plan is None:
+            raise b.unsupported("not a per-axis nearest copy")
+        for axis in range(2, r):
+            n_in, n_out = x.shape[axis], out_shape[axis]
+            idx = dict(plan).get(axis, np.arange(n_in))
+            if n_out % n_in or not np.array_equal(idx, np.arange(n_out) // (n_out // n_in)):
+                raise b.unsupported("not an integer-factor nearest upsampling")
+        alg = dnnl.RESAMPLING_NEAREST
+    elif a["mode"] in ("linear", "linear_onnx"):
+        half = a["coordinate_transformation_mode"] == "half_pixel" or (
+            a["coordinate_transformation_mode"] == "pytorch_half_pixel" and min(out_shape[2:]) > 1)
+        if not half or a.get("antialias"):
+            raise b.unsupported(f"{a['mode']} with {a['coordinate_transformation_mode']} coordinates")
+        consts = [b.g.const(i) for i in node.inputs[1:]]
+        scales = node.op.plan(node, [np.empty(x.shape, np.float32)] + consts).scales  # type: ignore[attr-defined]
+        axes = node.op.plan(node, [np.empty(x.shape, np.float32)] + consts).axes  # type: ignore[attr-defined]
+        for axis, scale in zip(axes, scales):
+            if axis >= 2 and abs(float(scale) - out_shape[axis] / x.shape[axis]) > 1e-6 * out_shape[axis]:
+                raise b.unsupported("scales other than the size ratios")
+        alg = dnnl.RESAMPLING_LINEAR
+    else:
+        raise b.unsupported(f"mode {a['mode']}")
     dst = b.like(x, out_shape)
     lib = dnnl.library()
     attr = dnnl.Attr()
-
     fs = (ctypes.c_float * len(factors))(*factors)
     prim = Primitive(f"{b._where()}: resampling", lib.resampling_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, dnnl.RESAMPLING_NEAREST, fs, x.md.handle, dst.md.handle, attr.finish())
-    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], "resample_nearest")
+                     dnnl.FORWARD_INFERENCE, alg, fs, x.md.handle, dst.md.handle, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)],
+           "resample_nearest" if alg == dnnl.RESAMPLING_NEAREST else "resample_linear")
     b.define(node.outputs[0], dst)
 
 
 # ---------------------------------------------------------------- NumPy steps (no oneDNN primitive)
-@lowers(*NUMPY_OPS)
+@lowers(*NUMPY_OPS, REFERENCE)
 def reference_step(b: Builder, node: Node) -> None:
     """The op's own reference kernel as a step over the plan's buffers (embedding lookups, mask conversions:
     small next to the model, and the semantics stay in one place, the IR op)."""
-    if node.type == "Convert" and not (node.outputs[0].element_type.name == "f32" and
-                                       node.inputs[0].element_type.dtype.kind in "biu"):
-        raise b.unsupported("only integer or boolean to f32 conversions run as NumPy steps")
     runtime = [i for i, src in enumerate(node.inputs) if b.g.is_runtime(src)]
     consts = [b.g.const(src) for src in node.inputs]
     ins = [b.value(node.inputs[i]) for i in runtime]
@@ -642,7 +690,20 @@ def attention(b: Builder, node: Node) -> None:
     scores = b.new(scores_shape)
     prim = Primitive(f"{b._where()}: attention scores", lib.matmul_primitive_desc_create, lib.engine, q.md.handle,
                      kt.md.handle, None, scores.md.handle, attr.finish())
-    b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)] + args, "sdpa_scores")
+    if prim.impl.startswith("ref") and mask is not None:  # a mask broadcast the post-op does not take (Swin's
+        attr = dnnl.Attr()  # window mask): scaled product, then the mask added by a binary primitive
+        attr.eltwise(ELTWISE["linear"], scale, 0.0)
+        prim = Primitive(f"{b._where()}: attention scores", lib.matmul_primitive_desc_create, lib.engine,
+                         q.md.handle, kt.md.handle, None, scores.md.handle, attr.finish())
+        b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)], "sdpa_scores")
+        masked = b.new(scores_shape)
+        add_attr = dnnl.Attr()
+        prim = Primitive(f"{b._where()}: attention mask", lib.binary_primitive_desc_create, lib.engine,
+                         dnnl.BINARY["add"], scores.md.handle, mask.md.handle, masked.md.handle, add_attr.finish())
+        b.call(prim, [(dnnl.ARG_SRC, scores), (dnnl.ARG_SRC_1, mask), (dnnl.ARG_DST, masked)], "sdpa_mask")
+        scores = masked
+    else:
+        b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)] + args, "sdpa_scores")
     probs = b.new(scores_shape)
     attr2 = dnnl.Attr()
     prim = Primitive(f"{b._where()}: attention softmax", lib.softmax_forward_primitive_desc_create, lib.engine,

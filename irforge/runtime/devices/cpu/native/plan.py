@@ -17,10 +17,11 @@ import numpy as np
 from irforge.errors import InferenceError
 from irforge.runtime.device import PerfCount
 from irforge.runtime.devices.cpu.native import dnnl
-from irforge.runtime.devices.cpu.native.build import Builder, _aligned, build, plan_memory
+from irforge.runtime.devices.cpu.native.build import Builder, StaleCache, _aligned, build, plan_memory
 from irforge.runtime.devices.cpu.native.values import Call, Value
 
 if TYPE_CHECKING:
+    from irforge.runtime.devices.cpu.native.cache import PackedCache
     from irforge.runtime.devices.cpu.specialize import Specialized
 
 class _OpenMP:
@@ -42,15 +43,32 @@ def openmp() -> _OpenMP:
     return _OpenMP()
 
 
-def build_plan(spec: "Specialized", threads: int) -> "NativePlan":
-    """Build under the thread count the plan runs with: oneDNN kernels size their work split by it when created."""
+def build_plan(spec: "Specialized", threads: int, cache: "PackedCache | None" = None) -> "NativePlan":
+    """Build under the thread count the plan runs with (oneDNN kernels size their work split by it when created),
+    with the packed weights of `cache` when it holds this plan's (else they are packed and written there)."""
     omp = openmp()
     previous = omp.get()
     omp.set(threads)
     try:
-        return NativePlan(build(spec), threads)
+        cached = cache.load() if cache is not None else None
+        try:
+            b = build(spec, cached)
+        except StaleCache:
+            cached = None
+            b = build(spec)
+        if cache is not None and cached is None:
+            try:
+                cache.save(b.packed)
+            except OSError as e:
+                raise CacheWriteError(f"CACHE_DIR '{cache.directory}': cannot write {cache.path.name}: "
+                                      f"{e.strerror or e}") from e
+        return NativePlan(b, threads)
     finally:
         omp.set(previous)
+
+
+class CacheWriteError(OSError):
+    pass
 
 
 class NativePlan:

@@ -60,6 +60,7 @@ class Value:
     buf: Buffer
     offset: int = 0  # bytes into the buffer
     _md: MemoryDesc | None = field(default=None, repr=False)
+    packed: bool = False  # a weight in a primitive's blocked format (`_md` says the layout, not shape/strides)
 
     @property
     def md(self) -> MemoryDesc:
@@ -70,6 +71,13 @@ class Value:
                 raise Unsupported(f"a {self.dtype} value reaches a oneDNN primitive")
             self._md = MemoryDesc.strided(self.shape, DATA_TYPES[self.dtype], self.strides)
         return self._md
+
+    @property
+    def span(self) -> int:
+        """Bytes from the value's first element to past its last one (its strides may skip some)."""
+        if any(d == 0 for d in self.shape):
+            return 0
+        return (sum((d - 1) * abs(s) for d, s in zip(self.shape, self.strides)) + 1) * self.dtype.itemsize
 
     @property
     def nbytes(self) -> int:
