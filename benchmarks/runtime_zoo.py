@@ -275,9 +275,10 @@ def overhead_chain(steps: int = 200) -> Model:
 
 
 def per_step_overhead(threads: int, steps: int = 200, rounds: int = 50) -> dict[str, float]:
-    """Microseconds per step on the chain: irforge's plan run step by step (one prebound closure per op, what
-    profiling and untraceable ops use), the same plan with its traced segment, the same torch calls in a bare
-    Python loop, and OpenVINO on the same IR."""
+    """Microseconds per step on the chain: irforge's torch-executor plan run step by step (one prebound closure
+    per op, what profiling and untraceable ops use), the same plan with its traced segment, the same torch calls in
+    a bare Python loop, and OpenVINO on the same IR. (The native executor would run these tiny Sin/Cos ops as NumPy
+    steps: what is measured here is the torch plan's per-step cost.)"""
     import openvino as ov
 
     from irforge.ir.xml_io import model_to_xml
@@ -285,7 +286,15 @@ def per_step_overhead(threads: int, steps: int = 200, rounds: int = 50) -> dict[
 
     model = overhead_chain(steps)
     x = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32)
-    ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": str(threads)})
+    before = os.environ.get("IRFORGE_CPU_EXECUTOR")
+    os.environ["IRFORGE_CPU_EXECUTOR"] = "torch"
+    try:
+        ex = CPUExecutable(model, {"INFERENCE_NUM_THREADS": str(threads)})
+    finally:
+        if before is None:
+            del os.environ["IRFORGE_CPU_EXECUTOR"]
+        else:
+            os.environ["IRFORGE_CPU_EXECUTOR"] = before
     runner = ex.create_runner()
     plan = ex.plan_for([x], threads)
 
