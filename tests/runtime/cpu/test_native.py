@@ -336,3 +336,17 @@ def test_a_runtime_operand_broadcast_against_a_strided_one(first: str) -> None:
     ex, got = _native(model, [x, y])
     assert getattr(_plan(ex), "native", False), ex.native_declined
     assert_close(got[0], run_ref(model, [x, y])[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduce", ["ReduceMean", "ReduceSum", "ReduceL1", "ReduceL2"])
+@pytest.mark.parametrize("keep", [True, False])
+def test_spatial_reductions_of_a_convolution_are_global_pooling(reduce: str, keep: bool) -> None:
+    """Over the spatial axes of a channels-last value (ConvNeXt-V2's GRN takes the L2 norm there): oneDNN's
+    average pooling, with the scale, square root or absolute value around it."""
+    x = randn(1, 3, 9, 7)
+    model = graph(lambda p: op(reduce, _conv_block(p, 3, 16, 17), np.array([2, 3], np.int64), keep_dims=keep), x)
+    ex, got = _native(model, [x])
+    plan = _plan(ex)
+    assert getattr(plan, "native", False), ex.native_declined
+    assert any(c.exec_type.startswith("global_pool") for c in plan.calls), plan.describe()
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)

@@ -17,7 +17,7 @@ from irforge.runtime.devices.cpu.fusion import Activation, PostOps, activation_o
 from irforge.runtime.devices.cpu.native import dnnl
 from irforge.runtime.devices.cpu.native.build import NUMPY_OPS, REFERENCE, Builder, lowers, matches
 from irforge.runtime.devices.cpu.native.dnnl import ELTWISE, MemoryDesc, Primitive
-from irforge.runtime.devices.cpu.native.values import Value, channels_last, row_major
+from irforge.runtime.devices.cpu.native.values import Value, channels_last, reshaped_strides, row_major
 from irforge.runtime.devices.cpu.registry import scalar_of
 
 
@@ -368,7 +368,7 @@ def _dense_value(b: Builder, v: Value) -> Value:
 def pooling(b: Builder, node: Node) -> None:
     if len(node.outputs) > 1 and (b.g.uses(node.outputs[1]) or b.g.is_output(node.outputs[1])):
         raise b.unsupported("MaxPool indices are used")
-    x = b.value(node.inputs[0])
+    x = _dense_value(b, b.value(node.inputs[0]))
     if not 3 <= len(x.shape) <= 5:
         raise b.unsupported(f"rank {len(x.shape)}")
     win = _Window(node, x.shape)
@@ -399,7 +399,7 @@ def reduction(b: Builder, node: Node) -> None:
     axes_value = b.g.const(node.inputs[1])
     if axes_value is None:
         raise b.unsupported("runtime axes")
-    x = b.value(node.inputs[0])
+    x = _dense_value(b, b.value(node.inputs[0]))
     r = len(x.shape)
     axes = sorted({int(a) % r for a in np.asarray(axes_value).reshape(-1)}) if r else []
     if not axes:  # nothing reduced: the value itself
@@ -410,13 +410,29 @@ def reduction(b: Builder, node: Node) -> None:
     lib = dnnl.library()
     attr = dnnl.Attr()
     kind = _REDUCTIONS[node.type]
-    if axes == list(range(2, r)) and 3 <= r <= 5 and kind == "mean":  # global average pooling (oneDNN's
-        # reduction has only its reference kernel for spatial axes of a channels-last tensor)
+    if axes == list(range(2, r)) and 3 <= r <= 5:  # the spatial axes: global average pooling (oneDNN's reduction
+        # has only its reference kernel for them on a channels-last tensor); sum = n * mean, L1 = n * mean(|x|),
+        # L2 = sqrt(n * mean(x^2)) with the first step an eltwise and the last the pooling's post-op (ConvNeXt-V2's
+        # GRN: 1.44x OpenVINO as a NumPy step)
+        n = float(np.prod(x.shape[2:]))
+        src = x
+        if kind in _LP:
+            src = b.like(x)
+            first = dnnl.Attr()
+            step = "square" if kind == "l2" else "abs"
+            prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
+                             dnnl.FORWARD_INFERENCE, ELTWISE[step], x.md.handle, src.md.handle, 0.0, 0.0,
+                             first.finish())
+            b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, src)], f"reduce_{kind}_{step}")
+        if kind == "l2":
+            attr.eltwise(ELTWISE["pow"], float(np.sqrt(n)), 0.5)
+        elif kind in ("sum", "l1"):
+            attr.eltwise(ELTWISE["linear"], n, 0.0)
         prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
                          dnnl.FORWARD_INFERENCE, dnnl.POOLING_AVG_EXCLUDE_PADDING,
-                         x.md.handle, dst.md.handle, dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]),
+                         src.md.handle, dst.md.handle, dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]),
                          dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), attr.finish())
-        b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
+        b.call(prim, [(dnnl.ARG_SRC, src), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
     else:
         alg = dnnl.REDUCTION["norm_lp_sum"] if kind in _LP else dnnl.REDUCTION[kind]
         prim = Primitive(f"{b._where()}: reduction", lib.reduction_primitive_desc_create, lib.engine,
@@ -434,7 +450,7 @@ def reduction(b: Builder, node: Node) -> None:
 
 @lowers("Softmax", "SoftMax")
 def softmax(b: Builder, node: Node) -> None:
-    x = b.value(node.inputs[0])
+    x = _dense_value(b, b.value(node.inputs[0]))
     axis = int(node.attrs["axis"]) % len(x.shape)
     dst = b.like(x)
     lib = dnnl.library()
@@ -448,28 +464,35 @@ def softmax(b: Builder, node: Node) -> None:
 # ---------------------------------------------------------------- data movement
 @lowers("Reshape", "Squeeze", "Unsqueeze")
 def reshape(b: Builder, node: Node) -> None:
+    """A view wherever NumPy's reshape would give one (values.reshaped_strides), else a row-major copy viewed."""
     x = b.value(node.inputs[0])
     shape = _out_shape(node)
-    if node.type != "Reshape" or not x.is_row_major:
-        kept = [i for i, d in enumerate(x.shape) if d != 1]
-        if [x.shape[i] for i in kept] == [d for d in shape if d != 1]:  # only size-1 axes come or go: any layout
-            strides = iter([x.strides[i] for i in kept])
-            top = max([s * d for s, d in zip(x.strides, x.shape)] + [1])
-            b.define(node.outputs[0], x.view(shape, tuple(next(strides) if d != 1 else top for d in shape)))
-            return
+    strides = reshaped_strides(x.shape, x.strides, shape)
+    if strides is None:
         x = b.reorder_to(x, row_major(x.shape))
-    b.define(node.outputs[0], x.view(shape))
+        strides = row_major(shape)
+    b.define(node.outputs[0], x.view(shape, strides))
+
+
+_VIEW_CONSUMERS = ("Reshape", "Squeeze", "Unsqueeze", "Transpose")
 
 
 @lowers("Transpose")
 def transpose(b: Builder, node: Node) -> None:
+    """A view when it is dense in row-major or channels-last order, or when only views read it (a Transpose and
+    Reshape between attention and convolution stages cancel out: SegFormer, MobileViT); else a row-major copy."""
     perm_value = b.g.const(node.inputs[1])
     if perm_value is None:
         raise b.unsupported("runtime permutation")
     x = b.value(node.inputs[0])
     perm = [int(p) for p in np.asarray(perm_value).reshape(-1)] or list(reversed(range(len(x.shape))))
     view = x.view(tuple(x.shape[p] for p in perm), tuple(x.strides[p] for p in perm))
-    b.define(node.outputs[0], b.reorder_to(view, row_major(view.shape)))
+    out = node.outputs[0]
+    uses = b.g.uses(out)
+    if _dense(view) or (uses and not b.g.is_output(out) and all(n.type in _VIEW_CONSUMERS for n, _ in uses)):
+        b.define(out, view)
+    else:
+        b.define(out, b.reorder_to(view, row_major(view.shape)))
 
 
 @lowers("Concat")
@@ -538,7 +561,7 @@ def interpolate(b: Builder, node: Node) -> None:
     a = node.attrs
     if any(b.g.is_runtime(s) for s in node.inputs[1:]):
         raise b.unsupported("runtime sizes")
-    x = b.value(node.inputs[0])
+    x = _dense_value(b, b.value(node.inputs[0]))
     out_shape = _out_shape(node)
     r = len(x.shape)
     if not 3 <= r <= 5 or out_shape[:2] != x.shape[:2] or any(a.get("pads_begin") or []) or \

@@ -69,7 +69,12 @@ class Value:
         if self._md is None:
             if self.dtype not in DATA_TYPES:
                 raise Unsupported(f"a {self.dtype} value reaches a oneDNN primitive")
-            self._md = MemoryDesc.strided(self.shape, DATA_TYPES[self.dtype], self.strides)
+            # size-1 axes' strides do not matter to the data but do to oneDNN's layout matching (a channels-last
+            # view whose batch stride is not H*W*C gets reference kernels): dense values say their layout exactly
+            exact = self.strides in (row_major(self.shape), channels_last(self.shape))
+            strides = self.strides if exact else row_major(self.shape) if self.is_row_major else \
+                channels_last(self.shape) if self.is_channels_last else self.strides
+            self._md = MemoryDesc.strided(self.shape, DATA_TYPES[self.dtype], strides)
         return self._md
 
     @property
@@ -98,6 +103,44 @@ class Value:
     def view(self, shape: tuple[int, ...], strides: tuple[int, ...] | None = None, offset: int = 0) -> "Value":
         return Value(tuple(shape), strides if strides is not None else row_major(tuple(shape)), self.dtype,
                      self.buf, self.offset + offset)
+
+
+def reshaped_strides(shape: tuple[int, ...], strides: tuple[int, ...], new_shape: tuple[int, ...]
+                     ) -> tuple[int, ...] | None:
+    """Strides that read a value of `shape`/`strides` in row-major order as `new_shape` without moving it (NumPy's
+    no-copy reshape: each run of old axes merged or split must be contiguous within itself); None when a copy is
+    needed. A transposed [B, HW, C] -> [B, C, HW] read as [B, C, H, W] is channels-last, the layout convolutions
+    take, and the way back is row-major: SegFormer's stages hand values over without a reorder."""
+    if 0 in shape or 0 in new_shape:
+        return None
+    old = [(d, s) for d, s in zip(shape, strides) if d != 1]
+    od, ost = [d for d, _ in old], [s for _, s in old]
+    nd = list(new_shape)
+    out = [1] * len(nd)
+    oi = ni = 0
+    while oi < len(od) and ni < len(nd):
+        oj, nj = oi + 1, ni + 1
+        op, npr = od[oi], nd[ni]
+        while op != npr:
+            if npr < op:
+                if nj >= len(nd):
+                    return None
+                npr *= nd[nj]
+                nj += 1
+            else:
+                if oj >= len(od):
+                    return None
+                op *= od[oj]
+                oj += 1
+        if any(ost[k] != od[k + 1] * ost[k + 1] for k in range(oi, oj - 1)):
+            return None  # the merged old axes are not contiguous among themselves
+        out[nj - 1] = ost[oj - 1]
+        for k in range(nj - 1, ni, -1):
+            out[k - 1] = out[k] * nd[k]
+        oi, ni = oj, nj
+    if oi != len(od) or any(d != 1 for d in nd[ni:]):
+        return None
+    return tuple(out)
 
 
 @dataclass
