@@ -350,3 +350,26 @@ def test_spatial_reductions_of_a_convolution_are_global_pooling(reduce: str, kee
     assert getattr(plan, "native", False), ex.native_declined
     assert any(c.exec_type.startswith("global_pool") for c in plan.calls), plan.describe()
     assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_split_parts_in_arithmetic_and_activations() -> None:
+    """YOLOv8's box decoding (nudenet's head): the halves of a Split subtracted from and added to anchors, a
+    Sigmoid of another part. oneDNN 3.2's binary computed wrong values for a dense part whose batch stride was the
+    parent's (error 1.15 relative to ONNX Runtime); dense values now describe their layout exactly (Value.md)."""
+    x = randn(1, 22, 2100)
+    anchors = np.random.default_rng(5).random((1, 2, 2100)).astype(np.float32) * 40
+
+    def build(p):  # noqa: ANN001, ANN202
+        from irforge.ir.graph import constant, make
+
+        parts = make("VariadicSplit", [p, constant(np.array(1, np.int64)), constant(np.array([4, 18], np.int64))])
+        box = make("VariadicSplit", [parts.output(0), constant(np.array(1, np.int64)),
+                                     constant(np.array([2, 2], np.int64))])
+        lt, rb = box.output(0), box.output(1)
+        xy = op("Add", op("Subtract", anchors, lt), op("Add", anchors, rb))
+        return [op("Concat", xy, op("Sigmoid", parts.output(1)), axis=1)]
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    assert getattr(_plan(ex), "native", False), ex.native_declined
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)
