@@ -373,3 +373,17 @@ def test_split_parts_in_arithmetic_and_activations() -> None:
     ex, got = _native(model, [x])
     assert getattr(_plan(ex), "native", False), ex.native_declined
     assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("reduce", ["ReduceMean", "ReduceSum", "ReduceL1", "ReduceL2"])
+@pytest.mark.parametrize("axes,keep", [([1, 2], True), ([1, 2], False), ([1], True), ([2], False)])
+def test_middle_axis_reductions_of_a_row_major_value(reduce: str, axes: list[int], keep: bool) -> None:
+    """ConvNeXt-V2's GRN in the exporters' [B, H, W, C] form: reducing middle axes with the last kept runs as the
+    same global pooling, the value read as a channels-last [P, Q, M]."""
+    x = randn(2, 5, 6, 16)
+    model = graph(lambda p: op(reduce, op("Relu", p), np.array(axes, np.int64), keep_dims=keep), x)
+    ex, got = _native(model, [x])
+    plan = _plan(ex)
+    assert getattr(plan, "native", False), ex.native_declined
+    assert any(c.exec_type.startswith("global_pool") for c in plan.calls), plan.describe()
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)

@@ -410,29 +410,17 @@ def reduction(b: Builder, node: Node) -> None:
     lib = dnnl.library()
     attr = dnnl.Attr()
     kind = _REDUCTIONS[node.type]
+    run = axes == list(range(axes[0], axes[-1] + 1)) and axes[-1] < r - 1  # middle axes, the last kept
     if axes == list(range(2, r)) and 3 <= r <= 5:  # the spatial axes: global average pooling (oneDNN's reduction
-        # has only its reference kernel for them on a channels-last tensor); sum = n * mean, L1 = n * mean(|x|),
-        # L2 = sqrt(n * mean(x^2)) with the first step an eltwise and the last the pooling's post-op (ConvNeXt-V2's
-        # GRN: 1.44x OpenVINO as a NumPy step)
-        n = float(np.prod(x.shape[2:]))
-        src = x
-        if kind in _LP:
-            src = b.like(x)
-            first = dnnl.Attr()
-            step = "square" if kind == "l2" else "abs"
-            prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
-                             dnnl.FORWARD_INFERENCE, ELTWISE[step], x.md.handle, src.md.handle, 0.0, 0.0,
-                             first.finish())
-            b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, src)], f"reduce_{kind}_{step}")
-        if kind == "l2":
-            attr.eltwise(ELTWISE["pow"], float(np.sqrt(n)), 0.5)
-        elif kind in ("sum", "l1"):
-            attr.eltwise(ELTWISE["linear"], n, 0.0)
-        prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
-                         dnnl.FORWARD_INFERENCE, dnnl.POOLING_AVG_EXCLUDE_PADDING,
-                         src.md.handle, dst.md.handle, dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]),
-                         dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), dnnl.dims([0] * (r - 2)), attr.finish())
-        b.call(prim, [(dnnl.ARG_SRC, src), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
+        # has only its reference kernel for them on a channels-last tensor)
+        _global_pool(b, x, dst, kind, float(np.prod(x.shape[2:])))
+    elif run and x.is_row_major and kind in ("mean", "sum", "l1", "l2"):  # [P, M, Q] reducing M, read as a
+        # channels-last [P, Q, M] (M "spatial"): the same pooling (ConvNeXt-V2's GRN in its [B, H, W, C] form)
+        p, m = int(np.prod(x.shape[:axes[0]])), int(np.prod([x.shape[i] for i in axes]))
+        q = int(np.prod(x.shape[axes[-1] + 1:]))
+        pooled = b.new((p, q, 1), channels_last((p, q, 1)))
+        _global_pool(b, x.view((p, q, m), (m * q, 1, q)), pooled, kind, float(m))
+        dst = pooled.view(kept, row_major(kept))
     else:
         alg = dnnl.REDUCTION["norm_lp_sum"] if kind in _LP else dnnl.REDUCTION[kind]
         prim = Primitive(f"{b._where()}: reduction", lib.reduction_primitive_desc_create, lib.engine,
@@ -446,6 +434,32 @@ def reduction(b: Builder, node: Node) -> None:
     else:  # dropping size-1 axes keeps the other axes' strides
         keep = [i for i in range(r) if i not in axes]
         b.define(node.outputs[0], dst.view(tuple(dst.shape[i] for i in keep), tuple(dst.strides[i] for i in keep)))
+
+
+def _global_pool(b: Builder, x: Value, dst: Value, kind: str, n: float) -> None:
+    """Average pooling over all spatial axes of channels-last `x` into `dst`, for a reduction of `n` elements:
+    sum = n * mean, L1 = n * mean(|x|), L2 = sqrt(n * mean(x^2)), the first step an eltwise and the last the
+    pooling's post-op (ConvNeXt-V2's GRN took 1.44x OpenVINO's time as a NumPy step)."""
+    lib = dnnl.library()
+    r = len(x.shape)
+    src = x
+    if kind in _LP:
+        src = b.new(x.shape, channels_last(x.shape))
+        first = dnnl.Attr()
+        step = "square" if kind == "l2" else "abs"
+        prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
+                         dnnl.FORWARD_INFERENCE, ELTWISE[step], x.md.handle, src.md.handle, 0.0, 0.0, first.finish())
+        b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, src)], f"reduce_{kind}_{step}")
+    attr = dnnl.Attr()
+    if kind == "l2":
+        attr.eltwise(ELTWISE["pow"], float(np.sqrt(n)), 0.5)
+    elif kind in ("sum", "l1"):
+        attr.eltwise(ELTWISE["linear"], n, 0.0)
+    zeros = dnnl.dims([0] * (r - 2))
+    prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
+                     dnnl.FORWARD_INFERENCE, dnnl.POOLING_AVG_EXCLUDE_PADDING, src.md.handle, dst.md.handle,
+                     dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]), zeros, zeros, zeros, attr.finish())
+    b.call(prim, [(dnnl.ARG_SRC, src), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
 
 
 @lowers("Softmax", "SoftMax")
