@@ -54,6 +54,7 @@ class CPUExecutable:
         self.properties: Mapping[str, str] = self.config.properties()
         self.executor = executor_choice()
         self.native_declined: str | None = None  # why the last plan could not run natively (auto mode)
+        self._digest: bytes | None = None  # the model's CACHE_DIR digest (native/cache.py), computed on first use
         self._plans: dict[PlanKey, AnyPlan] = {}
         self._lock = threading.Lock()
         if all(p.shape.is_static for p in model.inputs):
@@ -87,10 +88,12 @@ class CPUExecutable:
         """The CACHE_DIR file for the plan of these input shapes and threads (None without CACHE_DIR)."""
         if not self.config.cache_dir:
             return None
-        from irforge.runtime.devices.cpu.native.cache import PackedCache, plan_key
+        from irforge.runtime.devices.cpu.native.cache import PackedCache, model_digest, plan_key
 
+        if self._digest is None:  # once per compiled model: it hashes the Constants not read from a file
+            self._digest = model_digest(self.model)
         shapes = tuple(tuple(p.shape.to_shape()) for p in spec.model.inputs)
-        return PackedCache(self.config.cache_dir, plan_key(self.model, shapes, threads, self.config.precision))
+        return PackedCache(self.config.cache_dir, plan_key(self._digest, shapes, threads, self.config.precision))
 
     def _build_native(self, spec: Specialized, threads: int) -> "NativePlan | None":
         """The native plan, or None (the reason kept in `native_declined`) where it cannot run this graph; with

@@ -56,11 +56,11 @@ class StaleCache(Exception):
 
 
 class Builder:
-    def __init__(self, spec: Specialized, cached: list[np.ndarray] | None = None) -> None:
+    def __init__(self, spec: Specialized, g: GraphView, cached: list[np.ndarray] | None = None) -> None:
         self.spec = spec
         self.cached = cached  # packed weights from a CACHE_DIR file, in packing order (cache.py)
         self.packed: list[np.ndarray] = []  # every packed weight, in order (what a cache file holds)
-        self.g = GraphView(spec)
+        self.g = g
         self.values: dict[int, Value] = {}  # id(Output) -> its runtime value
         self.calls: list[Call] = []
         self.buffers: list[Buffer] = []
@@ -134,13 +134,7 @@ class Builder:
         assert node is not None
         if prim.impl.startswith("ref") and not allow_ref:
             raise Unsupported(f"{self._where(node)}: oneDNN has only its reference kernel for it ({prim.impl})")
-        index = len(self.calls)
-        for _, v in args:
-            b = v.buf
-            if b.first < 0:
-                b.first = index
-            b.last = index
-        self.calls.append(Call(prim, args, node.name, node.type, f"{exec_type}:{prim.impl}"))
+        self._append(Call(prim, args, node.name, node.type, f"{exec_type}:{prim.impl}"))
         for arg, v in args:
             span = v.md.nbytes if v.packed else v.span  # (v.md: Unsupported for a value oneDNN cannot read)
             if v.offset + span > v.buf.nbytes:  # a builder bug: oneDNN would write past the buffer
@@ -153,13 +147,17 @@ class Builder:
         for the ops oneDNN has no primitive for (gathers, type conversions), cheap next to the model."""
         node = self.node
         assert node is not None
+        self._append(Call(None, [(0, v) for v in ins] + [(1, v) for v in outs], node.name, node.type,
+                          f"{exec_type}:numpy", fn))
+
+    def _append(self, c: Call) -> None:
+        """Add a call; the buffers it uses live from their first call to their last (the memory plan's input)."""
         index = len(self.calls)
-        for v in ins + outs:
+        for _, v in c.args:
             if v.buf.first < 0:
                 v.buf.first = index
             v.buf.last = index
-        self.calls.append(Call(None, [(0, v) for v in ins] + [(1, v) for v in outs], node.name, node.type,
-                               f"{exec_type}:numpy", fn))
+        self.calls.append(c)
 
     def reorder_to(self, v: Value, strides: tuple[int, ...]) -> Value:
         """`v` stored densely with `strides` (itself when it already is)."""
@@ -248,12 +246,11 @@ def _small(node: Node, g: GraphView) -> bool:
     return True
 
 
-def precheck(spec: Specialized) -> set[int]:
+def precheck(spec: Specialized, g: GraphView) -> set[int]:
     """Raise Unsupported, cheaply and before anything is built, for ops or types no native lowering takes; the
     uids of the small ops that run their reference kernel as NumPy steps instead (`_small`)."""
     from irforge.runtime.devices.cpu.native import ops  # noqa: F401 - registers the lowerings
 
-    g = GraphView(spec)
     reference: set[int] = set()
     for node in spec.ops:
         problem = None if node.type in LOWERINGS else "no native lowering"
@@ -286,9 +283,9 @@ def precheck(spec: Specialized) -> set[int]:
 def build(spec: Specialized, cached: list[np.ndarray] | None = None) -> Builder:
     """Lower every op; the builder then holds the calls, values and buffers (outputs bound, see `bind_outputs`).
     `cached`: packed weights to use instead of packing (StaleCache when they do not fit)."""
-    reference = precheck(spec)
-    b = Builder(spec, cached)
-    b.reference = reference
+    g = GraphView(spec)
+    b = Builder(spec, g, cached)
+    b.reference = precheck(spec, g)
     for k, p in enumerate(spec.model.inputs):
         shape = tuple(p.shape.to_shape())
         dtype = np.dtype(p.element_type.dtype)
@@ -345,14 +342,14 @@ def bind_outputs(b: Builder) -> None:
         taken.add(id(v.buf))
 
 
-def plan_memory(buffers: list[Buffer]) -> tuple[list[int], dict[int, tuple[int, int]]]:
-    """Blocks (byte sizes) and, per slot buffer, (block, offset): buffers whose [first, last] call ranges do not
+def plan_memory(buffers: list[Buffer]) -> tuple[list[int], dict[int, int]]:
+    """Blocks (byte sizes) and, per slot buffer (by id), its block: buffers whose [first, last] call ranges do not
     overlap share a block (best fit; a block grows to its largest tenant)."""
     slots = sorted((b for b in buffers if b.kind == "slot" and b.first >= 0), key=lambda b: b.first)
     blocks: list[int] = []
     busy: list[tuple[int, int]] = []  # (last call, block) of tenants
     free: list[int] = []
-    where: dict[int, tuple[int, int]] = {}
+    where: dict[int, int] = {}
     for buf in slots:
         still = []
         for last, blk in busy:
@@ -373,9 +370,5 @@ def plan_memory(buffers: list[Buffer]) -> tuple[list[int], dict[int, tuple[int, 
         if blk in free:
             free.remove(blk)
         busy.append((buf.last, blk))
-        where[id(buf)] = (blk, 0)
+        where[id(buf)] = blk
     return blocks, where
-
-
-def describe_calls(calls: list[Call]) -> list[Any]:
-    return [(c.name, c.type, c.exec_type) for c in calls]

@@ -48,7 +48,7 @@ def _digest_into(h: "hashlib._Hash", model: Model) -> None:
     for i, node in enumerate(model.nodes()):
         index[node.uid] = i
         h.update(f"{node.type}/{getattr(node.op, 'version', '')}|".encode())
-        h.update(repr([(src.node.uid in index and index[src.node.uid], src.index) for src in node.inputs]).encode())
+        h.update(repr([(index[src.node.uid], src.index) for src in node.inputs]).encode())  # producers come first
         h.update(repr([(str(o.element_type), str(o.shape)) for o in node.outputs]).encode())
         for k in sorted(node.attrs):
             v = node.attrs[k]
@@ -67,13 +67,14 @@ def _digest_into(h: "hashlib._Hash", model: Model) -> None:
     h.update(repr([index.get(r.uid) for r in model.results]).encode())
 
 
-def plan_key(model: Model, shapes: tuple[tuple[int, ...], ...], threads: int, precision: str) -> str:
+def plan_key(digest: bytes, shapes: tuple[tuple[int, ...], ...], threads: int, precision: str) -> str:
+    """The key of one plan of the model whose `model_digest` is `digest`."""
     from irforge import __version__
     from irforge.runtime import host
     from irforge.runtime.devices.cpu.native import dnnl
 
     h = hashlib.sha256()
-    h.update(model_digest(model))
+    h.update(digest)
     h.update(repr((shapes, threads, precision, sorted(host.cpu_flags()), dnnl.library().version_tuple,
                    __version__, FORMAT)).encode())
     return h.hexdigest()

@@ -43,7 +43,7 @@ STREAM_DEFAULT_FLAGS = 1
 USE_SCALE, USE_SHIFT = 2, 4
 # queries
 QUERY_IMPL_INFO_STR = 8
-QUERY_SRC_MD, QUERY_WEIGHTS_MD, QUERY_DST_MD, QUERY_SCRATCHPAD_MD = 129, 131, 133, 136
+QUERY_WEIGHTS_MD, QUERY_SCRATCHPAD_MD = 131, 136
 # execution argument indices
 ARG_SRC, ARG_SRC_1, ARG_DST, ARG_WEIGHTS, ARG_BIAS = 1, 2, 17, 33, 41
 ARG_SCALE, ARG_SHIFT, ARG_SCRATCHPAD, ARG_MULTIPLE_SRC = 51, 52, 80, 1024
@@ -88,7 +88,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_memory_desc_clone": (ctypes.c_int, [ctypes.POINTER(_vp), _vp]),
     "dnnl_memory_desc_destroy": (ctypes.c_int, [_vp]),
     "dnnl_memory_desc_get_size": (ctypes.c_size_t, [_vp]),
-    "dnnl_memory_desc_equal": (ctypes.c_int, [_vp, _vp]),
     "dnnl_memory_create": (ctypes.c_int, [ctypes.POINTER(_vp), _vp, _vp, _vp]),
     "dnnl_memory_set_data_handle": (ctypes.c_int, [_vp, _vp]),
     "dnnl_memory_destroy": (ctypes.c_int, [_vp]),
@@ -100,7 +99,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_post_ops_destroy": (ctypes.c_int, [_vp]),
     "dnnl_post_ops_append_eltwise": (ctypes.c_int, [_vp, ctypes.c_int, ctypes.c_float, ctypes.c_float]),
     "dnnl_post_ops_append_binary": (ctypes.c_int, [_vp, ctypes.c_int, _vp]),
-    "dnnl_post_ops_append_sum": (ctypes.c_int, [_vp, ctypes.c_float, ctypes.c_int32, ctypes.c_int]),
     "dnnl_primitive_desc_query_md": (_vp, [_vp, ctypes.c_int, ctypes.c_int]),
     "dnnl_primitive_desc_query": (ctypes.c_int, [_vp, ctypes.c_int, ctypes.c_int, _vp]),
     "dnnl_primitive_desc_destroy": (ctypes.c_int, [_vp]),
@@ -182,14 +180,6 @@ def library() -> Library:
                     + "; ".join(tried))
 
 
-def available() -> bool:
-    try:
-        library()
-    except DnnlError:
-        return False
-    return True
-
-
 _STATUS = {1: "out_of_memory", 2: "invalid_arguments", 3: "unimplemented", 5: "runtime_error",
            6: "not_required", 7: "invalid_graph", 8: "invalid_graph_op", 9: "invalid_shape", 10: "invalid_data_type"}
 
@@ -242,11 +232,6 @@ class MemoryDesc:
     def nbytes(self) -> int:
         return int(library().memory_desc_get_size(self.handle))
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MemoryDesc) and bool(library().memory_desc_equal(self.handle, other.handle))
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __del__(self) -> None:
         if self.handle:
             library().memory_desc_destroy(self.handle)
@@ -263,7 +248,7 @@ class Attr:
         self.handle = h.value
         check(lib.primitive_attr_set_scratchpad_mode(self.handle, SCRATCHPAD_MODE_USER), "scratchpad mode")
         self._post_ops = 0
-        self.binary_args: list[int] = []  # post-op indices with a second source
+        self._count = 0  # post-ops appended (a binary one's index is its position)
 
     def _ops(self) -> int:
         if not self._post_ops:
@@ -274,17 +259,13 @@ class Attr:
 
     def eltwise(self, alg: int, alpha: float = 0.0, beta: float = 0.0) -> None:
         check(library().post_ops_append_eltwise(self._ops(), alg, alpha, beta), "eltwise post-op")
-        self.binary_args.append(-1)
+        self._count += 1
 
     def binary(self, alg: int, src1: MemoryDesc) -> int:
         """Append a binary post-op; its index (the second source's argument is arg_post_op(index) | ARG_SRC_1)."""
         check(library().post_ops_append_binary(self._ops(), alg, src1.handle), "binary post-op")
-        self.binary_args.append(len(self.binary_args))
-        return len(self.binary_args) - 1
-
-    def sum(self, scale: float = 1.0) -> None:
-        check(library().post_ops_append_sum(self._ops(), scale, 0, 0), "sum post-op")
-        self.binary_args.append(-1)
+        self._count += 1
+        return self._count - 1
 
     def finish(self) -> int:
         if self._post_ops:
@@ -302,18 +283,19 @@ class Attr:
 
 
 class Primitive:
-    """A created primitive with the memory descriptors its descriptor chose (src/weights/dst/scratchpad) and the
-    implementation's name (e.g. 'brg:avx512_core', 'jit:avx512_core', 'ref:any')."""
+    """A created primitive with the memory descriptors its descriptor chose for the weights and the scratchpad,
+    and the implementation's name (e.g. 'brg:avx512_core', 'jit:avx512_core', 'ref:any'). `create` is one of
+    oneDNN's `*_primitive_desc_create` functions; `args` its arguments between the descriptor and the attributes,
+    which are always last (`attr`, or the default ones: the user-managed scratchpad)."""
 
-    def __init__(self, what: str, create: Any, *args: Any) -> None:
+    def __init__(self, what: str, create: Any, *args: Any, attr: "Attr | None" = None) -> None:
         lib = library()
         pd = _vp()
-        check(create(ctypes.byref(pd), *args), what)
+        attr = attr or Attr()  # (alive until the descriptor is made)
+        check(create(ctypes.byref(pd), *args, attr.finish()), what)
         try:
             self.impl = _impl_name(pd.value)
-            self.src = self._md(pd.value, QUERY_SRC_MD)
             self.weights = self._md(pd.value, QUERY_WEIGHTS_MD)
-            self.dst = self._md(pd.value, QUERY_DST_MD)
             self.scratchpad = self._md(pd.value, QUERY_SCRATCHPAD_MD)
             h = _vp()
             check(lib.primitive_create(ctypes.byref(h), pd.value), f"{what}: dnnl_primitive_create")
@@ -365,6 +347,4 @@ class Memory:
 
 def reorder(src: MemoryDesc, dst: MemoryDesc) -> Primitive:
     lib = library()
-    attr = Attr()
-    return Primitive("reorder", lib.reorder_primitive_desc_create, src.handle, lib.engine, dst.handle, lib.engine,
-                     attr.finish())
+    return Primitive("reorder", lib.reorder_primitive_desc_create, src.handle, lib.engine, dst.handle, lib.engine)

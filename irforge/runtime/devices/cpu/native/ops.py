@@ -2,8 +2,9 @@
 
 Convolutions and matrix products absorb the post-op chains the torch lowerings absorb (fusion.match_post_ops:
 per-channel scale folded into the weights, bias, activation, residual Add, activation after it) as oneDNN
-post-ops; an element-wise op absorbs the activation that follows it. Views cost no call (values.py): Reshape,
-Squeeze and Unsqueeze of a row-major value, Slice/StridedSlice with positive steps and the parts of a Split."""
+post-ops; an element-wise op absorbs the activation that follows it. Views cost no call (values.py): a Reshape,
+Squeeze or Unsqueeze wherever NumPy's would be a view, Slice with positive steps, the parts of a Split, and a
+Transpose that is dense or read only by views."""
 from __future__ import annotations
 
 import ctypes
@@ -99,7 +100,6 @@ def convolution(b: Builder, node: Node) -> None:
         raise b.unsupported(f"rank {rank}")
     nsp = rank - 2
     grouped = node.type == "GroupConvolution"
-    out_channels = _conv_channels(node, w)
     a = node.attrs
     k = list(w.shape[-nsp:])
     strides = list(a["strides"])
@@ -130,7 +130,7 @@ def convolution(b: Builder, node: Node) -> None:
         prim = Primitive(f"{b._where()}: convolution", lib.convolution_forward_primitive_desc_create, lib.engine,
                          dnnl.FORWARD_INFERENCE, dnnl.CONVOLUTION_DIRECT, src_md.handle, w_any.handle,
                          bias.md.handle if bias is not None else None, dst_md.handle, dnnl.dims(strides),
-                         dnnl.dims([d - 1 for d in dil]), dnnl.dims(pb), dnnl.dims(pe), attr.finish())
+                         dnnl.dims([d - 1 for d in dil]), dnnl.dims(pb), dnnl.dims(pe), attr=attr)
         src = src_order
         if not prim.impl.startswith("ref"):
             break
@@ -195,7 +195,7 @@ def matmul(b: Builder, node: Node) -> None:
     lib = dnnl.library()
     a = _matmul_operand(b, a)
     prim = Primitive(f"{b._where()}: matmul", lib.matmul_primitive_desc_create, lib.engine, a.md.handle,
-                     w_md.handle, bias.md.handle if bias is not None else None, dst.md.handle, attr.finish())
+                     w_md.handle, bias.md.handle if bias is not None else None, dst.md.handle, attr=attr)
     if wdata is not None:
         assert prim.weights is not None
         wv = b.packed_const(b.pack(w, prim.weights), prim.weights, tuple(w.shape))
@@ -249,19 +249,24 @@ def unary(b: Builder, node: Node) -> None:
         if act is None:
             raise b.unsupported("an activation oneDNN does not compute")
         alg, alpha, beta = eltwise_of(act)
-    x = _dense_value(b, b.value(node.inputs[0]))
-    dst = b.like(x)
+    b.define(node.outputs[0], _eltwise(b, b.value(node.inputs[0]), alg, alpha, beta, f"eltwise_{node.type.lower()}"))
+
+
+def _eltwise(b: Builder, x: Value, alg: int, alpha: float, beta: float, exec_type: str,
+             attr: dnnl.Attr | None = None, dst: Value | None = None) -> Value:
+    """oneDNN's eltwise of `x` (made dense first: the primitive writes its source's layout) into `dst` (by default
+    a fresh value in `x`'s layout); the destination."""
+    x = _dense_value(b, x)
+    dst = dst if dst is not None else b.like(x)
     lib = dnnl.library()
-    attr = dnnl.Attr()
     prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, alg, x.md.handle, dst.md.handle, alpha, beta, attr.finish())
-    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"eltwise_{node.type.lower()}")
-    b.define(node.outputs[0], dst)
+                     dnnl.FORWARD_INFERENCE, alg, x.md.handle, dst.md.handle, alpha, beta, attr=attr)
+    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], exec_type)
+    return dst
 
 
 # Maximum and Minimum are NumPy steps (NUMPY_OPS): oneDNN's max/min return the number where one side is NaN, REF NaN
 _BINARY = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div"}
-_COMMUTATIVE = {"Add", "Multiply"}
 
 
 @matches(*_BINARY)
@@ -311,7 +316,7 @@ def binary(b: Builder, node: Node) -> None:
     dst = b.like(x0, out_shape)
     lib = dnnl.library()
     prim = Primitive(f"{b._where()}: binary", lib.binary_primitive_desc_create, lib.engine,
-                     dnnl.BINARY[alg], x0.md.handle, x1.md.handle, dst.md.handle, attr.finish())
+                     dnnl.BINARY[alg], x0.md.handle, x1.md.handle, dst.md.handle, attr=attr)
     b.call(prim, [(dnnl.ARG_SRC, x0), (dnnl.ARG_SRC_1, x1), (dnnl.ARG_DST, dst)], f"binary_{alg}{suffix}")
     b.define(out, dst)
 
@@ -319,8 +324,6 @@ def binary(b: Builder, node: Node) -> None:
 def _scalar_form(b: Builder, node: Node, out_shape: tuple[int, ...]) -> bool:
     """x op c (or c op x) with a scalar constant c, for +, -, * and /: oneDNN's linear eltwise (a*x + b), which
     also takes the broadcast-first forms the binary primitive does not (1 - mask)."""
-    if node.type not in ("Add", "Subtract", "Multiply", "Divide"):
-        return False
     consts = [b.g.const(i) for i in node.inputs]
     k = next((i for i in (1, 0) if consts[i] is not None and consts[i].size == 1), None)
     if k is None or consts[1 - k] is not None or tuple(node.inputs[1 - k].shape.to_shape()) != out_shape:
@@ -336,21 +339,14 @@ def _scalar_form(b: Builder, node: Node, out_shape: tuple[int, ...]) -> bool:
         alpha, beta = 1.0 / c, 0.0
     else:
         return False
-    x = b.value(node.inputs[1 - k])
     attr = dnnl.Attr()
     out, suffix = node.outputs[0], ""
     chain = b.matched.pop(node.uid, None)
     if chain is not None:
         attr.eltwise(*eltwise_of(chain.act))
         out, suffix = chain.out, "+" + chain.act.attr
-    x = _dense_value(b, x)
-    dst = b.like(x)
-    lib = dnnl.library()
-    prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, ELTWISE["linear"], x.md.handle, dst.md.handle, alpha, beta,
-                     attr.finish())
-    b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], f"linear_{_BINARY[node.type]}{suffix}")
-    b.define(out, dst)
+    b.define(out, _eltwise(b, b.value(node.inputs[1 - k]), ELTWISE["linear"], alpha, beta,
+                           f"linear_{_BINARY[node.type]}{suffix}", attr))
     return True
 
 
@@ -380,11 +376,10 @@ def pooling(b: Builder, node: Node) -> None:
             raise b.unsupported("average pooling counting pads with windows past the end padding")
     dst = b.like(x, _out_shape(node))
     lib = dnnl.library()
-    attr = dnnl.Attr()
     prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
                      dnnl.FORWARD_INFERENCE, alg, x.md.handle, dst.md.handle, dnnl.dims(win.strides),
                      dnnl.dims(win.kernel), dnnl.dims([d - 1 for d in win.dilations]), dnnl.dims(win.pads_begin),
-                     dnnl.dims(win.reach_end), attr.finish())
+                     dnnl.dims(win.reach_end))
     b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], node.type.lower())
     b.define(node.outputs[0], dst)
 
@@ -407,8 +402,6 @@ def reduction(b: Builder, node: Node) -> None:
         return
     kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
     dst = b.like(x, kept)
-    lib = dnnl.library()
-    attr = dnnl.Attr()
     kind = _REDUCTIONS[node.type]
     run = axes == list(range(axes[0], axes[-1] + 1)) and axes[-1] < r - 1  # middle axes, the last kept
     if axes == list(range(2, r)) and 3 <= r <= 5:  # the spatial axes: global average pooling (oneDNN's reduction
@@ -423,8 +416,9 @@ def reduction(b: Builder, node: Node) -> None:
         dst = pooled.view(kept, row_major(kept))
     else:
         alg = dnnl.REDUCTION["norm_lp_sum"] if kind in _LP else dnnl.REDUCTION[kind]
+        lib = dnnl.library()
         prim = Primitive(f"{b._where()}: reduction", lib.reduction_primitive_desc_create, lib.engine,
-                         alg, x.md.handle, dst.md.handle, _LP.get(kind, 0.0), 0.0, attr.finish())
+                         alg, x.md.handle, dst.md.handle, _LP.get(kind, 0.0), 0.0)
         if prim.impl.startswith("ref"):  # oneDNN's fast reductions take the innermost axes only; NumPy's reduce
             reference_step(b, node)  # other axes faster than moving them there (YOLO's class max: 6.7 -> 1 ms)
             return
@@ -444,12 +438,9 @@ def _global_pool(b: Builder, x: Value, dst: Value, kind: str, n: float) -> None:
     r = len(x.shape)
     src = x
     if kind in _LP:
-        src = b.new(x.shape, channels_last(x.shape))
-        first = dnnl.Attr()
         step = "square" if kind == "l2" else "abs"
-        prim = Primitive(f"{b._where()}: eltwise", lib.eltwise_forward_primitive_desc_create, lib.engine,
-                         dnnl.FORWARD_INFERENCE, ELTWISE[step], x.md.handle, src.md.handle, 0.0, 0.0, first.finish())
-        b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, src)], f"reduce_{kind}_{step}")
+        src = _eltwise(b, x, ELTWISE[step], 0.0, 0.0, f"reduce_{kind}_{step}",
+                       dst=b.new(x.shape, channels_last(x.shape)))
     attr = dnnl.Attr()
     if kind == "l2":
         attr.eltwise(ELTWISE["pow"], float(np.sqrt(n)), 0.5)
@@ -458,7 +449,7 @@ def _global_pool(b: Builder, x: Value, dst: Value, kind: str, n: float) -> None:
     zeros = dnnl.dims([0] * (r - 2))
     prim = Primitive(f"{b._where()}: pooling", lib.pooling_forward_primitive_desc_create, lib.engine,
                      dnnl.FORWARD_INFERENCE, dnnl.POOLING_AVG_EXCLUDE_PADDING, src.md.handle, dst.md.handle,
-                     dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]), zeros, zeros, zeros, attr.finish())
+                     dnnl.dims([1] * (r - 2)), dnnl.dims(x.shape[2:]), zeros, zeros, zeros, attr=attr)
     b.call(prim, [(dnnl.ARG_SRC, src), (dnnl.ARG_DST, dst)], f"global_pool_{kind}")
 
 
@@ -468,9 +459,8 @@ def softmax(b: Builder, node: Node) -> None:
     axis = int(node.attrs["axis"]) % len(x.shape)
     dst = b.like(x)
     lib = dnnl.library()
-    attr = dnnl.Attr()
     prim = Primitive(f"{b._where()}: softmax", lib.softmax_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, dnnl.SOFTMAX_ACCURATE, x.md.handle, dst.md.handle, axis, attr.finish())
+                     dnnl.FORWARD_INFERENCE, dnnl.SOFTMAX_ACCURATE, x.md.handle, dst.md.handle, axis)
     b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)], "softmax", allow_ref=True)
     b.define(node.outputs[0], dst)
 
@@ -517,11 +507,9 @@ def concat(b: Builder, node: Node) -> None:
     parts = [p for p in parts if p.shape[axis] > 0]
     dst = b.like(next((p for p in parts if p.is_channels_last and not p.is_row_major), parts[0]), out_shape)
     lib = dnnl.library()
-    attr = dnnl.Attr()
-
     mds = (ctypes.c_void_p * len(parts))(*[p.md.handle for p in parts])
     prim = Primitive(f"{b._where()}: concat", lib.concat_primitive_desc_create, lib.engine, dst.md.handle,
-                     len(parts), axis, mds, attr.finish())
+                     len(parts), axis, mds)
     # oneDNN's "ref" concat is one reorder per part (its fast form needs every part in the destination's layout)
     b.call(prim, [(dnnl.ARG_MULTIPLE_SRC + i, p) for i, p in enumerate(parts)] + [(dnnl.ARG_DST, dst)], "concat",
            allow_ref=True)
@@ -598,9 +586,8 @@ def interpolate(b: Builder, node: Node) -> None:
         if not half or a.get("antialias"):
             raise b.unsupported(f"{a['mode']} with {a['coordinate_transformation_mode']} coordinates")
         consts = [b.g.const(i) for i in node.inputs[1:]]
-        scales = node.op.plan(node, [np.empty(x.shape, np.float32)] + consts).scales  # type: ignore[attr-defined]
-        axes = node.op.plan(node, [np.empty(x.shape, np.float32)] + consts).axes  # type: ignore[attr-defined]
-        for axis, scale in zip(axes, scales):
+        resize = node.op.plan(node, [np.empty(x.shape, np.float32)] + consts)  # type: ignore[attr-defined]
+        for axis, scale in zip(resize.axes, resize.scales):
             if axis >= 2 and abs(float(scale) - out_shape[axis] / x.shape[axis]) > 1e-6 * out_shape[axis]:
                 raise b.unsupported("scales other than the size ratios")
         alg = dnnl.RESAMPLING_LINEAR
@@ -608,10 +595,9 @@ def interpolate(b: Builder, node: Node) -> None:
         raise b.unsupported(f"mode {a['mode']}")
     dst = b.like(x, out_shape)
     lib = dnnl.library()
-    attr = dnnl.Attr()
     fs = (ctypes.c_float * len(factors))(*factors)
     prim = Primitive(f"{b._where()}: resampling", lib.resampling_forward_primitive_desc_create, lib.engine,
-                     dnnl.FORWARD_INFERENCE, alg, fs, x.md.handle, dst.md.handle, attr.finish())
+                     dnnl.FORWARD_INFERENCE, alg, fs, x.md.handle, dst.md.handle)
     b.call(prim, [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)],
            "resample_nearest" if alg == dnnl.RESAMPLING_NEAREST else "resample_linear")
     b.define(node.outputs[0], dst)
@@ -671,18 +657,17 @@ def mvn(b: Builder, node: Node) -> None:
     shape = x.shape
     x = b.reorder_to(x, row_major(x.shape)).view((int(np.prod(shape[:axes[0]])), d))
     dst = b.new(x.shape)
-    flags = (dnnl.USE_SCALE if scale is not None else 0) | (dnnl.USE_SHIFT if shift is not None or scale is not None
-                                                          else 0)
+    affine = scale is not None or shift is not None  # oneDNN takes both (ones / zeros for the absent one)
+    flags = dnnl.USE_SCALE | dnnl.USE_SHIFT if affine else 0
     args = [(dnnl.ARG_SRC, x), (dnnl.ARG_DST, dst)]
-    if flags:
+    if affine:
         args.append((dnnl.ARG_SCALE, b.constant((scale if scale is not None else np.ones(d)).astype(np.float32))))
         args.append((dnnl.ARG_SHIFT, b.constant((shift if shift is not None else np.zeros(d)).astype(np.float32))))
     lib = dnnl.library()
-    attr = dnnl.Attr()
     prim = Primitive(f"{b._where()}: layer normalization", lib.layer_normalization_forward_primitive_desc_create,
                      lib.engine, dnnl.FORWARD_INFERENCE, x.md.handle, dst.md.handle, None,
-                     float(node.attrs["eps"]), flags, attr.finish())
-    b.call(prim, args, "layer_norm" + ("+affine" if flags else ""))
+                     float(node.attrs["eps"]), flags)
+    b.call(prim, args, "layer_norm" + ("+affine" if affine else ""))
     b.define(out, dst.view(shape))
 
 
@@ -726,31 +711,28 @@ def attention(b: Builder, node: Node) -> None:
         kt = _swap_last(b.reorder_to(k, row_major(k.shape)))
     scores = b.new(scores_shape)
     prim = Primitive(f"{b._where()}: attention scores", lib.matmul_primitive_desc_create, lib.engine, q.md.handle,
-                     kt.md.handle, None, scores.md.handle, attr.finish())
+                     kt.md.handle, None, scores.md.handle, attr=attr)
     if prim.impl.startswith("ref") and mask is not None:  # a mask broadcast the post-op does not take (Swin's
         attr = dnnl.Attr()  # window mask): scaled product, then the mask added by a binary primitive
         attr.eltwise(ELTWISE["linear"], scale, 0.0)
         prim = Primitive(f"{b._where()}: attention scores", lib.matmul_primitive_desc_create, lib.engine,
-                         q.md.handle, kt.md.handle, None, scores.md.handle, attr.finish())
+                         q.md.handle, kt.md.handle, None, scores.md.handle, attr=attr)
         b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)], "sdpa_scores")
         masked = b.new(scores_shape)
-        add_attr = dnnl.Attr()
         prim = Primitive(f"{b._where()}: attention mask", lib.binary_primitive_desc_create, lib.engine,
-                         dnnl.BINARY["add"], scores.md.handle, mask.md.handle, masked.md.handle, add_attr.finish())
+                         dnnl.BINARY["add"], scores.md.handle, mask.md.handle, masked.md.handle)
         b.call(prim, [(dnnl.ARG_SRC, scores), (dnnl.ARG_SRC_1, mask), (dnnl.ARG_DST, masked)], "sdpa_mask")
         scores = masked
     else:
         b.call(prim, [(dnnl.ARG_SRC, q), (dnnl.ARG_WEIGHTS, kt), (dnnl.ARG_DST, scores)] + args, "sdpa_scores")
     probs = b.new(scores_shape)
-    attr2 = dnnl.Attr()
     prim = Primitive(f"{b._where()}: attention softmax", lib.softmax_forward_primitive_desc_create, lib.engine,
                      dnnl.FORWARD_INFERENCE, dnnl.SOFTMAX_ACCURATE, scores.md.handle, probs.md.handle,
-                     len(scores_shape) - 1, attr2.finish())
+                     len(scores_shape) - 1)
     b.call(prim, [(dnnl.ARG_SRC, scores), (dnnl.ARG_DST, probs)], "sdpa_softmax")
     v = _matmul_operand(b, v)
     dst = b.new(_out_shape(node))
-    attr3 = dnnl.Attr()
     prim = Primitive(f"{b._where()}: attention output", lib.matmul_primitive_desc_create, lib.engine,
-                     probs.md.handle, v.md.handle, None, dst.md.handle, attr3.finish())
+                     probs.md.handle, v.md.handle, None, dst.md.handle)
     b.call(prim, [(dnnl.ARG_SRC, probs), (dnnl.ARG_WEIGHTS, v), (dnnl.ARG_DST, dst)], "sdpa_output")
     b.define(node.outputs[0], dst)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from irforge.runtime.devices.cpu.native.cache import PackedCache
     from irforge.runtime.devices.cpu.specialize import Specialized
 
+
 class _OpenMP:
     """The OpenMP runtime libdnnl runs on (torch's copy where torch was loaded first: one runtime either way)."""
 
@@ -81,7 +82,6 @@ class NativePlan:
         self.scratch_bytes = max([c.prim.scratchpad_bytes for c in b.calls if c.prim is not None], default=0)
         self.outputs = [(tuple(o.shape.to_shape()), o.element_type.dtype) for o in b.spec.model.outputs]
         self.inputs = [np.dtype(p.element_type.dtype) for p in b.spec.model.inputs]
-        self.n_inputs = len(self.inputs)
         self.threads = threads
 
     @property
@@ -125,7 +125,7 @@ class NativeRunner:
             self._keep.append(arr)
             self._calls.append((c.prim.handle, len(args), ctypes.cast(arr, ctypes.c_void_p), None))
         self._inputs = [[(off, m) for kind, k, off, m in self._bindings if kind == "input" and k == i]
-                        for i in range(plan.n_inputs)]
+                        for i in range(len(plan.inputs))]
         self._outputs = [[(off, m) for kind, k, off, m in self._bindings if kind == "output" and k == i]
                          for i in range(len(plan.outputs))]
         self.counts: list[PerfCount] = []
@@ -146,8 +146,7 @@ class NativeRunner:
         if buf.kind == "const":
             base = buf.array
         else:
-            blk, off = self.plan.where[id(buf)]
-            base = self._blocks[blk][off:]
+            base = self._blocks[self.plan.where[id(buf)]]
         arr = np.ndarray(v.shape, v.dtype, buffer=base, offset=v.offset, strides=strides)  # type: ignore[arg-type]
         return lambda: arr
 
@@ -169,8 +168,7 @@ class NativeRunner:
             assert buf.array is not None
             m = dnnl.Memory(v.md, buf.array.ctypes.data + v.offset)
         elif buf.kind == "slot":
-            blk, off = self.plan.where[id(buf)]
-            m = dnnl.Memory(v.md, self._blocks[blk].ctypes.data + off + v.offset)
+            m = dnnl.Memory(v.md, self._blocks[self.plan.where[id(buf)]].ctypes.data + v.offset)
         else:
             m = dnnl.Memory(v.md, 0)
             self._bindings.append((buf.kind, buf.index, v.offset, m))
