@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,25 @@ def assert_close(got: Sequence[np.ndarray], want: Sequence[np.ndarray], rtol: fl
                                        equal_nan=True, err_msg=f"{what} output {i}")
         else:
             np.testing.assert_array_equal(g, w, err_msg=f"{what} output {i}")
+
+
+def in_threads(work: Callable[[int], None], n: int) -> None:
+    """Run work(0) ... work(n - 1) in n threads at once and wait for them; the first exception a worker raised is
+    raised here (an assertion failing in a thread would otherwise only be printed)."""
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as e:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(e)
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def write_atomic(path: Path, write: Callable[[str], None]) -> None:

@@ -23,7 +23,7 @@ from irforge.runtime import AsyncInferQueue, PerfCount
 from irforge.runtime import host
 from irforge.runtime.properties import plan_streams, parse_config, throughput_streams
 from irforge.runtime.registry import register_device, unregister_device
-from tests.util import run_ort
+from tests.util import in_threads, run_ort
 
 
 DEVICES = ["REF", "CPU"]
@@ -472,10 +472,6 @@ def test_compiled_model_call_from_many_threads(device: str, source: onnx.ModelPr
     def work(i: int) -> None:
         got[i] = compiled(jobs[i]).values_list()
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work, len(jobs))
     for i, f in enumerate(jobs):
         _close(got[i], run_ort(source, f))

@@ -5,7 +5,6 @@ belong to the caller, results look up like before, and the calling thread's torc
 (benchmarks/overhead.py measures these paths; no timing here.)"""
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from irforge.ir.graph import Model, constant, make, parameter, result
 from irforge.ir.types import Type
 from irforge.runtime.input_checker import InputChecker
 from irforge.runtime.inputs import prepare_inputs
+from tests.util import in_threads
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
@@ -169,21 +169,13 @@ def test_dynamic_shapes_alternating_between_two_shapes(device: str) -> None:
 
 def test_alternating_shapes_from_many_threads() -> None:
     compiled = irforge.Core().compile_model(_relu(("1..8", 8)), "CPU", {**F32, "PERFORMANCE_HINT": "THROUGHPUT"})
-    errors: list[BaseException] = []
 
     def work(seed: int) -> None:
-        try:
-            for i in range(40):
-                feeds = _feeds((1 + (seed + i) % 4, 8), seed=seed * 100 + i)
-                np.testing.assert_allclose(compiled(feeds)[0], _want(feeds), rtol=1e-6)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+        for i in range(40):
+            feeds = _feeds((1 + (seed + i) % 4, 8), seed=seed * 100 + i)
+            np.testing.assert_allclose(compiled(feeds)[0], _want(feeds), rtol=1e-6)
+
+    in_threads(work, 4)
 
 
 # ---------------------------------------------------------------- outputs belong to the caller

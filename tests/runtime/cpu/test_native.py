@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import irforge
 from irforge.errors import OptionError
 from irforge.runtime.devices.cpu import CPUExecutable
 from tests.runtime.cpu.helpers import cpu_config, graph, op, randn
-from tests.util import assert_close, run_ref
+from tests.util import assert_close, in_threads, run_ref
 
 pytestmark = pytest.mark.native
 
@@ -147,22 +146,13 @@ def test_runners_in_parallel_threads() -> None:
     ex = CPUExecutable(model, cpu_config({"INFERENCE_NUM_THREADS": "1"}))
     inputs = [randn(1, 4, 16, 16) for _ in range(4)]
     want = [run_ref(model, [a])[0] for a in inputs]
-    errors: list[str] = []
 
     def work(k: int) -> None:
         runner = ex.create_runner()
         for _ in range(20):
-            got = runner.run([inputs[k]])[0]
-            if not np.allclose(got, want[k], rtol=1e-4, atol=1e-4):
-                errors.append(f"runner {k}")
-                return
+            assert np.allclose(runner.run([inputs[k]])[0], want[k], rtol=1e-4, atol=1e-4), f"runner {k}"
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    in_threads(work, 4)
 
 
 def test_the_memory_plan_reuses_buffers() -> None:

@@ -16,6 +16,7 @@ from irforge.runtime.devices.cpu import CPUExecutable
 from irforge.runtime.devices.cpu.config import available_cores, has_native_bf16, onednn_bf16_kernels
 from tests.runtime.cpu.helpers import cpu_config, graph, op, randn
 from tests.runtime.cpu.test_ops_compute import conv_attrs
+from tests.util import in_threads
 
 W1, W2 = randn(8, 3, 3, 3), randn(8, 8, 3, 3)
 B1 = randn(1, 8, 1, 1)
@@ -125,22 +126,14 @@ def test_runners_in_two_threads_give_the_sequential_outputs() -> None:
     inputs = [randn(2, 3, 16, 16) for _ in range(6)] + [randn(1, 3, 16, 16) for _ in range(6)]
     sequential = [ex.create_runner(threads=1).run([x])[0] for x in inputs]
     results: dict[int, list[np.ndarray]] = {}
-    errors: list[BaseException] = []
 
     def work(k: int) -> None:
-        try:
-            runner = ex.create_runner(threads=1)
-            order = range(len(inputs)) if k == 0 else reversed(range(len(inputs)))
-            outs = {i: runner.run([inputs[i]])[0] for _ in range(3) for i in order}
-            results[k] = [outs[i] for i in range(len(inputs))]
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+        runner = ex.create_runner(threads=1)
+        order = range(len(inputs)) if k == 0 else reversed(range(len(inputs)))
+        outs = {i: runner.run([inputs[i]])[0] for _ in range(3) for i in order}
+        results[k] = [outs[i] for i in range(len(inputs))]
+
+    in_threads(work, 2)
     for k in range(2):
         for got, want in zip(results[k], sequential):
             np.testing.assert_array_equal(got, want)
