@@ -14,6 +14,7 @@ from irforge.frontends.onnx.context import NodeContext, UnsupportedAttribute
 from irforge.frontends.onnx.external_data import ExternalData
 from irforge.frontends.onnx.registry import find_translator
 from irforge.frontends.onnx.types import value_info_type
+from irforge.frontends.onnx.wire import rewrite
 from irforge.ir.graph import Model, Node, Output, constant, parameter, result
 
 
@@ -23,13 +24,15 @@ class _Poisoned(Exception):
 
 def load_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """Load an ONNX file; its external data is checked (present, inside the model's folder) but not loaded: the
-    converter maps it (irforge/frontends/onnx/external_data.py). Missing, non-ONNX and truncated files, and
+    converter maps it (irforge/frontends/onnx/external_data.py), and so are its large inline tensors, read as
+    external data in the model file itself (irforge/frontends/onnx/wire.py). Missing, non-ONNX and truncated files, and
     external data that is missing or lies outside the model's folder, raise ModelReadError naming the file."""
     p = Path(path)
     if not p.is_file():
         raise ModelReadError(f"{p}: no such file")
     try:
-        model = onnx.load(str(p), load_external_data=False)
+        data = rewrite(str(p))
+        model = onnx.load(str(p), load_external_data=False) if data is None else onnx.load_from_string(data)
         ExternalData(str(p.parent)).check(model)
     except ModelReadError as e:  # external data: missing, `../`, an absolute path, beyond the end of its file
         raise ModelReadError(f"{p}: bad external data ({_first_line(e)})") from None

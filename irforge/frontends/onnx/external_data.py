@@ -21,7 +21,7 @@ import onnx
 from onnx import numpy_helper
 
 from irforge.errors import ModelReadError
-from irforge.ir.mapped import register
+from irforge.ir.mapped import register, release
 
 EXTERNAL = onnx.TensorProto.EXTERNAL
 
@@ -155,9 +155,10 @@ class ExternalData:
             raise _bad(tensor, f"external data of {len(raw)} bytes is smaller than the {count * dtype.itemsize} "
                                f"bytes of its {dims} elements")
         arr = np.frombuffer(raw.toreadonly(), dtype, count).reshape(dims)
-        if not arr.flags.aligned:
-            arr = arr.copy()
+        if not arr.flags.aligned:  # e.g. an inline tensor of a protobuf file (wire.py): its pages are dropped
+            view, arr = arr, arr.copy()
             arr.flags.writeable = False
+            release([view])
         return arr
 
 
