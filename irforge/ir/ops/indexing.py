@@ -307,9 +307,12 @@ class GatherElements(OpSpec):
         return [(node.inputs[0].element_type, idx)]
 
     def evaluate(self, node: "Node", inputs: list[np.ndarray]) -> list[np.ndarray]:
-        data = inputs[0]
+        data, idx = inputs[0], np.asarray(inputs[1])
         ax = normalize_axis(node.attrs["axis"], data.ndim, node)
-        return [np.take_along_axis(data, _normalize_indices(np.asarray(inputs[1]), data.shape[ax]), axis=ax)]
+        # the output has the indices' shape: indices smaller than the data on another axis read its first rows
+        # (take_along_axis alone would broadcast them to the data's shape)
+        data = data[tuple(slice(None) if k == ax else slice(0, n) for k, n in enumerate(idx.shape))]
+        return [np.take_along_axis(data, _normalize_indices(idx, data.shape[ax]), axis=ax)]
 
 
 @register

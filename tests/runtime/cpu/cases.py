@@ -786,6 +786,24 @@ def gather(draw: Draw, t: str) -> Case:
                 extra={"may_reject": bad})
 
 
+@generates("GatherElements")
+def gather_elements(draw: Draw, t: str) -> Case:
+    """Indices of the data's rank (each dim up to the data's, any size along the axis), negative ones included,
+    constant (the native executor's precomputed offsets) or a runtime input (the reference kernel)."""
+    et, x = _movement_input(draw, 1, 4, empty=False)
+    axis = draw(st.integers(0, x.ndim - 1))
+    d = x.shape[axis]
+    ishape = tuple(draw(st.integers(1, 4)) if k == axis else draw(st.integers(1, n)) for k, n in enumerate(x.shape))
+    it = draw(st.sampled_from(["i64", "i32"]))
+    idx = values(rng(draw), it, ishape, -d, d - 1)
+    a = axis - x.ndim if draw(st.booleans()) else axis
+    if draw(st.booleans()):
+        return Case([x, idx], lambda p, i: op(t, source(draw, p, x, et), i, axis=a),
+                    label=f"GatherElements {et}{list(x.shape)} runtime idx {it}{list(ishape)} axis {a}")
+    return Case([x], lambda p: op(t, source(draw, p, x, et), idx, axis=a),
+                label=f"GatherElements {et}{list(x.shape)} const idx {idx.tolist()} axis {a}")
+
+
 # ---------------------------------------------------------------- reductions, normalizations
 REDUCTIONS = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2")
 

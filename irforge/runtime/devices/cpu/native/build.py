@@ -28,8 +28,8 @@ MATCHERS: dict[str, Matcher] = {}  # op type -> the fused chain it absorbs (an o
 NATIVE_TYPES = ("f32",)  # element types of the values the native executor computes with
 VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine
 # NumPy steps running the op's reference kernel (Builder.numpy_call): ops oneDNN has no primitive for (Gather,
-# integer Convert) or whose oneDNN form drops NaN where REF keeps it (Maximum/Minimum, ReduceMax/ReduceMin)
-NUMPY_OPS = ("Gather", "Convert", "Maximum", "Minimum", "ReduceMax", "ReduceMin")
+# GatherElements, integer Convert) or whose oneDNN form drops NaN where REF keeps it (Maximum/Minimum, ReduceMax/ReduceMin)
+NUMPY_OPS = ("Gather", "GatherElements", "Convert", "Maximum", "Minimum", "ReduceMax", "ReduceMin")
 
 
 def matches(*types: str) -> Callable[[Matcher], Matcher]:

@@ -604,7 +604,7 @@ def interpolate(b: Builder, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- NumPy steps (no oneDNN primitive)
-@lowers(*NUMPY_OPS, REFERENCE)
+@lowers(*(t for t in NUMPY_OPS if t != "GatherElements"), REFERENCE)
 def reference_step(b: Builder, node: Node) -> None:
     """The op's own reference kernel as a step over the plan's buffers (embedding lookups, mask conversions:
     small next to the model, and the semantics stay in one place, the IR op)."""
@@ -623,6 +623,45 @@ def reference_step(b: Builder, node: Node) -> None:
     b.numpy_call(fn, ins, outs, node.type.lower())
     for o, v in zip(node.outputs, outs):
         b.define(o, v)
+
+
+@lowers("GatherElements")
+def gather_elements(b: Builder, node: Node) -> None:
+    """Constant indices (DeBERTa's relative-position gathers): the flat offsets into the row-major data are
+    computed once and a run is one `np.take` (4x faster than `take_along_axis` with its index normalization).
+    Runtime or out-of-range indices run the reference kernel (its error for the latter)."""
+    indices = b.g.const(node.inputs[1])
+    data_shape = tuple(node.inputs[0].shape.to_shape())
+    r = len(data_shape)
+    if indices is None or r == 0:
+        reference_step(b, node)
+        return
+    axis = node.attrs["axis"] % r
+    idx = np.asarray(indices).astype(np.intp)
+    idx = np.where(idx < 0, idx + data_shape[axis], idx)
+    if idx.ndim != r or idx.size == 0 or idx.min() < 0 or idx.max() >= data_shape[axis] or \
+            any(i > d for k, (i, d) in enumerate(zip(idx.shape, data_shape)) if k != axis):
+        reference_step(b, node)
+        return
+    strides = row_major(data_shape)
+    flat = idx * strides[axis]
+    for k in range(r):
+        if k != axis:
+            flat = flat + (np.arange(idx.shape[k], dtype=np.intp) * strides[k]).reshape(
+                [-1 if j == k else 1 for j in range(r)])
+    flat = np.ascontiguousarray(flat.reshape(-1))
+    x = b.value(node.inputs[0])
+    if not x.same_order(strides):
+        if x.dtype != np.float32:  # oneDNN reorders f32 only
+            reference_step(b, node)
+            return
+        x = b.reorder_to(x, strides)
+    out = b.new(idx.shape, dtype=x.dtype)
+
+    def fn(data: np.ndarray, dst: np.ndarray) -> None:
+        np.take(data.reshape(-1), flat, out=dst.reshape(-1))
+    b.numpy_call(fn, [x], [out], "gatherelements")
+    b.define(node.outputs[0], out)
 
 
 # ---------------------------------------------------------------- normalization and attention
