@@ -377,3 +377,34 @@ def test_middle_axis_reductions_of_a_row_major_value(reduce: str, axes: list[int
     assert getattr(plan, "native", False), ex.native_declined
     assert any(c.exec_type.startswith("global_pool") for c in plan.calls), plan.describe()
     assert_close(got[0], run_ref(model, [x])[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.native
+def test_primitives_made_in_the_background_thread() -> None:
+    """A plan's primitives are created on a worker thread while the build goes on (native/dnnl.py): each is usable
+    once its handle is read, the worker runs the setup first (the OpenMP thread count), and a creation that
+    fails is raised at the end of the block and where the primitive is used, naming it."""
+    from irforge.runtime.devices.cpu.native import dnnl
+    from irforge.runtime.devices.cpu.native.dnnl import DnnlError, MemoryDesc
+
+    md = MemoryDesc.strided((4, 8), dnnl.F32, (8, 1))
+    seen: list[str] = []
+    with dnnl.created_in_background(lambda: seen.append("setup")):
+        prims = [dnnl.reorder(md, md) for _ in range(3)]
+    assert seen == ["setup"] and all(p.handle for p in prims)
+
+    original = dnnl.Primitive._create
+
+    def failing(self: dnnl.Primitive, pd: int, what: str) -> None:
+        original(self, pd, what)
+        raise DnnlError(f"{what}: made to fail")
+
+    dnnl.Primitive._create = failing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(DnnlError, match="reorder: made to fail"):
+            with dnnl.created_in_background(lambda: None):
+                prim = dnnl.reorder(md, md)
+        with pytest.raises(DnnlError, match="made to fail"):
+            prim.handle
+    finally:
+        dnnl.Primitive._create = original  # type: ignore[method-assign]

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -286,22 +289,50 @@ class Primitive:
     """A created primitive with the memory descriptors its descriptor chose for the weights and the scratchpad,
     and the implementation's name (e.g. 'brg:avx512_core', 'jit:avx512_core', 'ref:any'). `create` is one of
     oneDNN's `*_primitive_desc_create` functions; `args` its arguments between the descriptor and the attributes,
-    which are always last (`attr`, or the default ones: the user-managed scratchpad)."""
+    which are always last (`attr`, or the default ones: the user-managed scratchpad).
+
+    Inside `created_in_background`, the primitive itself (oneDNN's JIT code generation, most of a plan's build
+    time) is made on that worker thread while the caller goes on; `handle` waits for it."""
 
     def __init__(self, what: str, create: Any, *args: Any, attr: "Attr | None" = None) -> None:
         lib = library()
         pd = _vp()
         attr = attr or Attr()  # (alive until the descriptor is made)
         check(create(ctypes.byref(pd), *args, attr.finish()), what)
+        self._handle = 0
+        self._ready: threading.Event | None = None
+        self._error: BaseException | None = None
         try:
             self.impl = _impl_name(pd.value)
             self.weights = self._md(pd.value, QUERY_WEIGHTS_MD)
             self.scratchpad = self._md(pd.value, QUERY_SCRATCHPAD_MD)
-            h = _vp()
-            check(lib.primitive_create(ctypes.byref(h), pd.value), f"{what}: dnnl_primitive_create")
-            self.handle = h.value
-        finally:
+        except BaseException:
             lib.primitive_desc_destroy(pd.value)
+            raise
+        creator: _Creator | None = getattr(_BACKGROUND, "creator", None)
+        if creator is None:
+            self._create(pd.value, what)
+        else:
+            self._ready = threading.Event()
+            creator.submit(self, pd.value, what)
+
+    def _create(self, pd: int, what: str) -> None:
+        """Make the primitive from its descriptor (then destroyed)."""
+        lib = library()
+        try:
+            h = _vp()
+            check(lib.primitive_create(ctypes.byref(h), pd), f"{what}: dnnl_primitive_create")
+            self._handle = h.value
+        finally:
+            lib.primitive_desc_destroy(pd)
+
+    @property
+    def handle(self) -> int:
+        if self._ready is not None:
+            self._ready.wait()
+            if self._error is not None:
+                raise self._error
+        return self._handle
 
     @staticmethod
     def _md(pd: int, what: int) -> MemoryDesc | None:
@@ -313,9 +344,62 @@ class Primitive:
         return self.scratchpad.nbytes if self.scratchpad is not None else 0
 
     def __del__(self) -> None:
-        if getattr(self, "handle", 0):
-            library().primitive_destroy(self.handle)
-            self.handle = 0
+        if getattr(self, "_handle", 0):
+            library().primitive_destroy(self._handle)
+            self._handle = 0
+
+
+_BACKGROUND = threading.local()
+
+
+class _Creator:
+    """The worker thread of `created_in_background` (ctypes releases the GIL during oneDNN's calls)."""
+
+    def __init__(self, setup: Callable[[], None]) -> None:
+        self.queue: queue.SimpleQueue[tuple[Primitive, int, str] | None] = queue.SimpleQueue()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._work, args=(setup,), name="irforge-dnnl-create", daemon=True)
+        self.thread.start()
+
+    def submit(self, prim: Primitive, pd: int, what: str) -> None:
+        self.queue.put((prim, pd, what))
+
+    def _work(self, setup: Callable[[], None]) -> None:
+        setup()
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            prim, pd, what = item
+            try:
+                prim._create(pd, what)
+            except BaseException as e:  # noqa: BLE001 - raised where the primitive is used, and at the end
+                prim._error = e
+                self.errors.append(e)
+            finally:
+                assert prim._ready is not None
+                prim._ready.set()
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+
+
+@contextmanager
+def created_in_background(setup: Callable[[], None]) -> Iterator[None]:
+    """Primitives made in this block (on this thread) are created on one worker thread, which first runs
+    `setup` (the OpenMP thread count they are sized for); all are made when the block ends, and the first
+    failure is raised then."""
+    creator = _Creator(setup)
+    previous = getattr(_BACKGROUND, "creator", None)
+    _BACKGROUND.creator = creator
+    try:
+        yield
+    finally:
+        _BACKGROUND.creator = previous
+        creator.close()
+    if creator.errors:
+        raise creator.errors[0]
 
 
 def _impl_name(pd: int) -> str:

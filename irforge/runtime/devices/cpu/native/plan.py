@@ -52,11 +52,12 @@ def build_plan(spec: "Specialized", threads: int, cache: "PackedCache | None" = 
     omp.set(threads)
     try:
         cached = cache.load() if cache is not None else None
-        try:
-            b = build(spec, cached)
-        except StaleCache:
-            cached = None
-            b = build(spec)
+        with dnnl.created_in_background(lambda: omp.set(threads)):  # JIT code generation beside the lowering
+            try:
+                b = build(spec, cached)
+            except StaleCache:
+                cached = None
+                b = build(spec)
         if cache is not None and cached is None:
             try:
                 cache.save(b.packed)
