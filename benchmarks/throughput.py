@@ -9,7 +9,11 @@ Two measurements per model, each runtime in turn, interleaved rounds in one proc
 Prints the CPU and its ISA flags, the figures and irforge / OpenVINO ratios (throughput: irforge / OpenVINO fps,
 higher is better; batches: ms per sample, lower is better).
 
-    python -m benchmarks.throughput [--models resnet50 bert] [--batches 1 4 16] [--seconds 5] [--threads 2]
+    python -m benchmarks.throughput [--models resnet50 bert path/to/m.onnx] [--batches 1 4 16] [--seconds 5]
+                                    [--threads 2]
+
+--models takes the zoo's names or paths to .onnx files (inputs: random values of their static input shapes;
+the corpus' transformers exports keep the batch dynamic, where the zoo's BERT bakes batch 1 into its Reshapes).
 """
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.cold_start import _random_inputs
 from benchmarks.cpu import cpu_description
 from benchmarks.runtime_zoo import MODELS, export
 
@@ -72,16 +78,21 @@ def main() -> None:
     print(cpu_description())
     print(f"threads {args.threads}, f32\n")
     runtimes = {"irforge": irforge, "openvino": ov}
-    for bm in MODELS:
-        if bm.name not in args.models:
-            continue
-        path = export(bm)
-        inputs = bm.inputs()
+    zoo = {bm.name: bm for bm in MODELS}
+    for spec in args.models:
+        if spec.endswith(".onnx"):
+            path, label = Path(spec), Path(spec).stem
+            inputs = _random_inputs(path)
+        elif spec in zoo:
+            path, label = export(zoo[spec]), spec
+            inputs = zoo[spec].inputs()
+        else:
+            raise SystemExit(f"--models: unknown {spec} (zoo: {', '.join(zoo)}; or paths to .onnx files)")
         fps = {}
         for name, rt in runtimes.items():
             model = rt.Core().read_model(str(path))
             fps[name] = _fps(rt, model, inputs, args.seconds, args.threads)
-        print(f"{bm.name}: throughput mode {fps['irforge']:.1f} fps irforge, {fps['openvino']:.1f} fps OpenVINO, "
+        print(f"{label}: throughput mode {fps['irforge']:.1f} fps irforge, {fps['openvino']:.1f} fps OpenVINO, "
               f"ratio {fps['irforge'] / fps['openvino']:.2f}")
         for batch in args.batches:
             feeds = _batched(inputs, batch)

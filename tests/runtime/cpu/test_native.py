@@ -408,3 +408,24 @@ def test_primitives_made_in_the_background_thread() -> None:
             prim.handle
     finally:
         dnnl.Primitive._create = original  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("order", ["scale-shift", "shift-scale", "scale", "shift"])
+def test_layer_norm_affine_is_one_call(order: str) -> None:
+    """MVN over the last axis, then LayerNorm's per-channel gamma (Multiply) and beta (Add) in any order: one
+    layer normalization call with scale and shift (the chain is matched before the Multiply/Add are lowered on
+    their own)."""
+    x = randn(2, 5, 16)
+    gamma, beta = randn(16), randn(16)
+
+    def build(p):  # noqa: ANN001, ANN202
+        y = op("MVN", p, np.array([-1], np.int64), normalize_variance=True, eps=1e-5, eps_mode="inside_sqrt")
+        for step in order.split("-"):
+            y = op("Multiply", y, gamma) if step == "scale" else op("Add", y, beta)
+        return y
+
+    model = graph(build, x)
+    ex, got = _native(model, [x])
+    calls = [c.exec_type.split(":")[0] for c in _plan(ex).calls]
+    assert calls == ["layer_norm+affine"], calls
+    assert_close(got[0], run_ref(model, [x])[0], rtol=1e-4, atol=1e-4)

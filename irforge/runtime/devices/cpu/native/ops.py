@@ -604,7 +604,7 @@ def interpolate(b: Builder, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- NumPy steps (no oneDNN primitive)
-@lowers(*(t for t in NUMPY_OPS if t != "GatherElements"), REFERENCE)
+@lowers(*(t for t in NUMPY_OPS if t not in ("Gather", "GatherElements")), REFERENCE)
 def reference_step(b: Builder, node: Node) -> None:
     """The op's own reference kernel as a step over the plan's buffers (embedding lookups, mask conversions:
     small next to the model, and the semantics stay in one place, the IR op)."""
@@ -623,6 +623,40 @@ def reference_step(b: Builder, node: Node) -> None:
     b.numpy_call(fn, ins, outs, node.type.lower())
     for o, v in zip(node.outputs, outs):
         b.define(o, v)
+
+
+@lowers("Gather")
+def gather(b: Builder, node: Node) -> None:
+    """Gather without batch dims (embedding lookups, a token picked out of a sequence): one `np.take` into the
+    output buffer when every index is in range, checked per run (REF's rules for the others: negative indices
+    count from the back, out-of-range ones give zeros, by the op's reference kernel)."""
+    axis_value = b.g.const(node.inputs[2])
+    data_shape = tuple(node.inputs[0].shape.to_shape())
+    if axis_value is None or not data_shape or node.op.batch_dims(node, len(node.inputs[1].shape)) != 0:
+        reference_step(b, node)
+        return
+    axis = int(np.asarray(axis_value).reshape(-1)[0]) % len(data_shape)
+    dim = data_shape[axis]
+    evaluate = node.op.evaluate
+    const_data, const_idx = b.g.const(node.inputs[0]), b.g.const(node.inputs[1])
+    runtime = [src for src in node.inputs[:2] if b.g.is_runtime(src)]
+    ins = [b.value(src) for src in runtime]
+    out = b.new(_out_shape(node, 0), dtype=np.dtype(node.outputs[0].element_type.dtype))
+
+    def fn(*arrays: np.ndarray) -> None:
+        it = iter(arrays[:-1])
+        data = const_data if const_data is not None else next(it)
+        idx = np.asarray(const_idx if const_idx is not None else next(it))
+        dst = arrays[-1]
+        i = idx.astype(np.intp, copy=False)
+        if i.size and i.min() < 0:
+            i = np.where(i < 0, i + dim, i)
+        if i.size and (i.min() < 0 or i.max() >= dim) or dim == 0:
+            dst[...] = evaluate(node, [data, idx, np.array(axis)])[0]  # out of range: zeros there (REF)
+        else:
+            np.take(data, i, axis=axis, out=dst, mode="clip")
+    b.numpy_call(fn, ins, [out], "gather")
+    b.define(node.outputs[0], out)
 
 
 @lowers("GatherElements")
@@ -665,34 +699,53 @@ def gather_elements(b: Builder, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- normalization and attention
-@lowers("MVN")
-def mvn(b: Builder, node: Node) -> None:
-    """MVN over the last axis with the variance inside the square root is oneDNN's layer normalization; a
-    per-channel Multiply/Add chain after it becomes its scale and shift."""
+def _mvn_axes(b: Builder, node: Node) -> list[int]:
+    """The normalized axes of an MVN (sorted, non-negative; empty when not constant)."""
+    axes_value = b.g.const(node.inputs[1])
+    r = len(node.inputs[0].shape) if node.inputs[0].shape.rank_is_static else 0
+    return sorted({int(a) % r for a in np.asarray(axes_value).reshape(-1)}) if axes_value is not None and r else []
+
+
+@matches("MVN")
+def mvn_affine(b: Builder, node: Node) -> PostOps | None:
+    """The per-channel Multiply/Add chain after a last-axis MVN (LayerNorm's gamma and beta): oneDNN's layer
+    normalization takes it as its scale and shift."""
     from irforge.runtime.devices.cpu.fusion import fold_affine, same_value_type
 
-    axes_value = b.g.const(node.inputs[1])
+    axes = _mvn_axes(b, node)
+    r = len(node.inputs[0].shape) if node.inputs[0].shape.rank_is_static else 0
+    if axes != [r - 1] or r == 0:
+        return None
+    d = int(node.inputs[0].shape.to_shape()[-1])
+    chain = PostOps(out=node.outputs[0])
+    while True:
+        use = b.g.sole_consumer(chain.out)
+        if use is None or not same_value_type(use[0], chain.out):
+            break
+        folded = fold_affine(use[0], use[1], b.g, r, r - 1, d, chain.scale, chain.bias)
+        if folded is None:
+            break
+        chain.scale, chain.bias = folded
+        chain.nodes.append(use[0])
+        chain.out = use[0].outputs[0]
+    return chain if chain.nodes else None
+
+
+@lowers("MVN")
+def mvn(b: Builder, node: Node) -> None:
+    """MVN over the trailing axes with the variance inside the square root is oneDNN's layer normalization; a
+    per-channel Multiply/Add chain after it (matched by `mvn_affine`) becomes its scale and shift."""
     x = b.value(node.inputs[0])
-    r = len(x.shape)
-    axes = sorted({int(a) % r for a in np.asarray(axes_value).reshape(-1)}) if axes_value is not None and r else []
-    if not axes or axes != list(range(axes[0], r)):
+    axes = _mvn_axes(b, node)
+    if not axes or axes != list(range(axes[0], len(x.shape))):
         raise b.unsupported("axes other than the trailing ones")
     if not node.attrs["normalize_variance"] or node.attrs["eps_mode"] != "INSIDE_SQRT":
         raise b.unsupported("no variance, or eps outside the square root")
     d = int(np.prod(x.shape[axes[0]:]))
-    scale: np.ndarray | None = None
-    shift: np.ndarray | None = None
-    out = node.outputs[0]
-    while len(axes) == 1:  # a per-channel affine of the last axis follows (LayerNorm's gamma and beta)
-        use = b.g.sole_consumer(out)
-        if use is None or not same_value_type(use[0], out):
-            break
-        folded = fold_affine(use[0], use[1], b.g, r, r - 1, d, scale, shift)
-        if folded is None:
-            break
-        scale, shift = folded
-        b.g.claimed.add(use[0].uid)
-        out = use[0].outputs[0]
+    chain = b.matched.pop(node.uid, None)
+    scale = chain.scale if chain is not None else None
+    shift = chain.bias if chain is not None else None
+    out = chain.out if chain is not None else node.outputs[0]
     shape = x.shape
     x = b.reorder_to(x, row_major(x.shape)).view((int(np.prod(shape[:axes[0]])), d))
     dst = b.new(x.shape)
