@@ -367,9 +367,11 @@ def main() -> None:
     if args.qdq:
         qdq_main(args)
         return
+    from benchmarks.cpu import threads_description
+
     torch.set_num_threads(args.threads)
     print(f"threads {args.threads}, rounds {args.rounds}, calibration samples {args.samples}, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, load average at start {os.getloadavg()}")
+          f"{threads_description()}")
     rows, cpu_rows = [], []
     for bm in MODELS:
         if bm.name not in INT8_MODELS or (args.only and bm.name not in args.only):

@@ -16,7 +16,8 @@ printed: the CPU device's per-step overhead, from a chain of tiny ops.
 
 GNU OpenMP (irforge's and PyTorch's threads) runs with irforge's default short spin (GOMP_SPINCOUNT=5000) unless the
 environment says otherwise: on a shared, oversubscribed machine libgomp's long default spin makes 2-thread runs
-slower than 1-thread ones (see irforge/runtime/devices/cpu/__init__.py). OpenVINO (TBB) and ONNX Runtime have their own pools.
+slower than 1-thread ones (see irforge/runtime/devices/cpu/__init__.py). OpenVINO (TBB) and ONNX Runtime have their
+own pools.
 `--single-thread-cpu` adds a table that is robust to other processes' load: process CPU time per inference of
 irforge f32, ONNX Runtime and OpenVINO f32, each with 1 thread.
 
@@ -51,7 +52,7 @@ from torch import nn  # noqa: E402
 import irforge  # noqa: E402
 from irforge.ir.graph import Model, make, parameter, result  # noqa: E402
 from irforge.ir.types import Type  # noqa: E402
-from benchmarks.cpu import cpu_description  # noqa: E402
+from benchmarks.cpu import cpu_description, threads_description  # noqa: E402
 from tests.models import zoo  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "irforge_runtime_zoo"
@@ -372,8 +373,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(cpu_description())
-    print(f"threads {args.threads}, rounds {args.rounds}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, "
-          f"load average at start {os.getloadavg()}")
+    print(f"threads {args.threads}, rounds {args.rounds}, {threads_description()}")
     rows = []
     cpu_rows = []
     selected = (MODELS if "zoo" in args.models else []) + \

@@ -64,7 +64,6 @@ class _Scanner:
     def __init__(self, buf: mmap.mmap, location: str) -> None:
         self.buf = buf
         self.location = location.encode()
-        self.rewritten = 0  # tensors turned into references to the file
 
     def message(self, start: int, end: int, kind: str) -> list[bytes] | None:
         """The message in buf[start:end] with its large tensors rewritten, as byte chunks; None if unchanged."""
@@ -83,16 +82,13 @@ class _Scanner:
                 if kind == "tensor" and number == _TENSOR_DATA_LOCATION:
                     external = True
                 continue
-            if wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            elif wire != 2:
-                raise _Malformed
-            if wire != 2:
+            if wire in (1, 5):  # fixed 64- or 32-bit
+                pos += 8 if wire == 1 else 4
                 if pos > end:
                     raise _Malformed
                 continue
+            if wire != 2:  # groups (deprecated in protobuf, unused by ONNX)
+                raise _Malformed
             length, payload = _varint(self.buf, pos, end)
             pos = payload + length
             if pos > end:
@@ -127,7 +123,6 @@ class _Scanner:
                          (b"length", str(raw[1]).encode())):
                 chunks.append(_field(_TENSOR_EXTERNAL_DATA, _field(1, k) + _field(2, v)))
             chunks.append(_encode_varint(_TENSOR_DATA_LOCATION << 3) + _encode_varint(_EXTERNAL))
-            self.rewritten += 1
             return chunks
         if not changed:
             return None

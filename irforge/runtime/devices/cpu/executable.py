@@ -15,11 +15,10 @@ regions of 1.5 MFLOP) took 1.2-1.8x its 1-thread time with 2 threads, while YOLO
 GFLOP) and ResNet-50 (8.2 GFLOP) gain or break even."""
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-
-import os
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
@@ -121,6 +120,7 @@ class CPUExecutable:
         if self.executor == "native":
             raise OptionError(f"IRFORGE_CPU_EXECUTOR=native: the native executor cannot run this model: {reason}")
         return None
+
     def plan_for(self, inputs: Sequence[np.ndarray], threads: int) -> AnyPlan:
         """The plan for these inputs' shapes and `threads` (the calling thread runs with that many)."""
         return self.plan_for_shapes(tuple(np.shape(a) for a in inputs), threads)

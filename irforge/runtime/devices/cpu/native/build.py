@@ -27,9 +27,11 @@ REFERENCE = "*reference"  # LOWERINGS' key of the reference-kernel step (small o
 MATCHERS: dict[str, Matcher] = {}  # op type -> the fused chain it absorbs (an object with `.nodes`)
 NATIVE_TYPES = ("f32",)  # element types of the values the native executor computes with
 VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "Slice", "Split", "VariadicSplit")  # no call: empty values are fine
-# NumPy steps running the op's reference kernel (Builder.numpy_call): ops oneDNN has no primitive for (Gather,
-# GatherElements, integer Convert) or whose oneDNN form drops NaN where REF keeps it (Maximum/Minimum, ReduceMax/ReduceMin)
-NUMPY_OPS = ("Gather", "GatherElements", "Convert", "Maximum", "Minimum", "ReduceMax", "ReduceMin")
+# NumPy steps running the op's reference kernel (ops.reference_step): ops oneDNN has no primitive for (integer
+# Convert) or whose oneDNN form drops NaN where REF keeps it (Maximum/Minimum, ReduceMax/ReduceMin)
+REFERENCE_OPS = ("Convert", "Maximum", "Minimum", "ReduceMax", "ReduceMin")
+# every op type lowered to NumPy steps (Builder.numpy_call): gathers (ops.gather, ops.gather_elements) and the above
+NUMPY_OPS = ("Gather", "GatherElements") + REFERENCE_OPS
 
 
 def matches(*types: str) -> Callable[[Matcher], Matcher]:

@@ -16,7 +16,7 @@ from irforge.ir.ops.convolution import dilated, explicit_pads, ints_or, resolve_
 from irforge.ir.ops.pooling import _Window
 from irforge.runtime.devices.cpu.fusion import Activation, PostOps, activation_of, match_post_ops
 from irforge.runtime.devices.cpu.native import dnnl
-from irforge.runtime.devices.cpu.native.build import NUMPY_OPS, REFERENCE, Builder, lowers, matches
+from irforge.runtime.devices.cpu.native.build import REFERENCE, REFERENCE_OPS, Builder, lowers, matches
 from irforge.runtime.devices.cpu.native.dnnl import ELTWISE, MemoryDesc, Primitive
 from irforge.runtime.devices.cpu.native.values import Value, channels_last, reshaped_strides, row_major
 from irforge.runtime.devices.cpu.registry import scalar_of
@@ -265,7 +265,7 @@ def _eltwise(b: Builder, x: Value, alg: int, alpha: float, beta: float, exec_typ
     return dst
 
 
-# Maximum and Minimum are NumPy steps (NUMPY_OPS): oneDNN's max/min return the number where one side is NaN, REF NaN
+# Maximum and Minimum are NumPy steps (REFERENCE_OPS): oneDNN's max/min return the number where one side is NaN, REF NaN
 _BINARY = {"Add": "add", "Subtract": "sub", "Multiply": "mul", "Divide": "div"}
 
 
@@ -384,7 +384,7 @@ def pooling(b: Builder, node: Node) -> None:
     b.define(node.outputs[0], dst)
 
 
-# ReduceMax and ReduceMin are NumPy steps (NUMPY_OPS): oneDNN's skip NaN, REF's propagate it
+# ReduceMax and ReduceMin are NumPy steps (REFERENCE_OPS): oneDNN's skip NaN, REF's propagate it
 _REDUCTIONS = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceL2": "l2", "ReduceL1": "l1"}
 _LP = {"l2": 2.0, "l1": 1.0}  # oneDNN's norm_lp_sum: (sum |x|^p)^(1/p)
 
@@ -604,7 +604,7 @@ def interpolate(b: Builder, node: Node) -> None:
 
 
 # ---------------------------------------------------------------- NumPy steps (no oneDNN primitive)
-@lowers(*(t for t in NUMPY_OPS if t not in ("Gather", "GatherElements")), REFERENCE)
+@lowers(*REFERENCE_OPS, REFERENCE)
 def reference_step(b: Builder, node: Node) -> None:
     """The op's own reference kernel as a step over the plan's buffers (embedding lookups, mask conversions:
     small next to the model, and the semantics stay in one place, the IR op)."""
@@ -649,12 +649,17 @@ def gather(b: Builder, node: Node) -> None:
         idx = np.asarray(const_idx if const_idx is not None else next(it))
         dst = arrays[-1]
         i = idx.astype(np.intp, copy=False)
-        if i.size and i.min() < 0:
-            i = np.where(i < 0, i + dim, i)
-        if i.size and (i.min() < 0 or i.max() >= dim) or dim == 0:
-            dst[...] = evaluate(node, [data, idx, np.array(axis)])[0]  # out of range: zeros there (REF)
-        else:
+        in_range = dim > 0
+        if i.size and in_range:
+            low = i.min()
+            if low < 0:  # counted from the back
+                i = np.where(i < 0, i + dim, i)
+                low = i.min()
+            in_range = low >= 0 and i.max() < dim
+        if in_range:
             np.take(data, i, axis=axis, out=dst, mode="clip")
+        else:
+            dst[...] = evaluate(node, [data, idx, np.array(axis)])[0]  # out of range: zeros there (REF)
     b.numpy_call(fn, ins, [out], "gather")
     b.define(node.outputs[0], out)
 
